@@ -1,0 +1,25 @@
+package io.ferrydb.core.log;
+
+/** What a partition-log entry records. Codes are on disk: never renumber. */
+public enum LogOp {
+    PUT(1), DELETE(2), EXPIRE(3);
+
+    private final int code;
+
+    LogOp(int code) {
+        this.code = code;
+    }
+
+    public int code() {
+        return code;
+    }
+
+    public static LogOp fromCode(int code) {
+        for (LogOp op : values()) {
+            if (op.code == code) {
+                return op;
+            }
+        }
+        throw new IllegalArgumentException("unknown log op " + code);
+    }
+}
