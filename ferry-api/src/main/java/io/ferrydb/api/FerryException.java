@@ -15,6 +15,15 @@ public class FerryException extends RuntimeException {
         this.code = code;
     }
 
+    /**
+     * For expected outcomes on hot paths (not found, generation mismatch): no stack
+     * trace is captured.
+     */
+    public FerryException(ErrorCode code, String message, Throwable cause, boolean stackTrace) {
+        super(message, cause, false, stackTrace);
+        this.code = code;
+    }
+
     public ErrorCode code() {
         return code;
     }

@@ -1,0 +1,21 @@
+package io.ferrydb.cli;
+
+import io.ferrydb.client.ClientConfig;
+import io.ferrydb.client.FerryClient;
+import picocli.CommandLine.Option;
+
+/** Options every client command shares. */
+final class ClientOptions {
+    @Option(names = "--host", defaultValue = "127.0.0.1:7400", description = "Node to talk to, HOST:PORT (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--json", description = "Print machine-readable JSON.")
+    boolean json;
+
+    @Option(names = "--timeout-ms", defaultValue = "10000", description = "Request timeout (default: ${DEFAULT-VALUE}).")
+    long timeoutMs;
+
+    FerryClient connect() {
+        return FerryClient.connect(ClientConfig.of(host).withRequestTimeoutMs(timeoutMs));
+    }
+}

@@ -1,0 +1,78 @@
+package io.ferrydb.cli;
+
+import io.ferrydb.server.FerryNode;
+import io.ferrydb.server.config.NodeConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** Runs a node in the foreground until SIGTERM/SIGINT, then stops gracefully. */
+@Command(name = "server", description = "Run a FerryDB node (embedded defaults: data dir ./ferry-data, gRPC port 7400, HTTP port 7401).")
+final class ServerCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", description = "YAML config file (see docs/ferry.yaml); flags override it.")
+    Path config;
+
+    @Option(names = "--node-id", description = "Node id (default node-1).")
+    String nodeId;
+
+    @Option(names = "--bind", description = "Address to listen on (default 127.0.0.1).")
+    String bind;
+
+    @Option(names = "--port", description = "gRPC port (default 7400; 0 picks a free port).")
+    Integer port;
+
+    @Option(names = "--http-port", description = "Admin HTTP port for /metrics and /health (default 7401; 0 picks a free port).")
+    Integer httpPort;
+
+    @Option(names = "--data-dir", description = "Data directory (default ./ferry-data).")
+    String dataDir;
+
+    @Option(names = "--json", description = "Print the ready line as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        NodeConfig c = config != null ? NodeConfig.load(config) : new NodeConfig();
+        if (nodeId != null) {
+            c.nodeId = nodeId;
+        }
+        if (bind != null) {
+            c.host = bind;
+        }
+        if (port != null) {
+            c.port = port;
+        }
+        if (httpPort != null) {
+            c.httpPort = httpPort;
+        }
+        if (dataDir != null) {
+            c.dataDir = dataDir;
+        }
+        FerryNode node = FerryNode.start(c.validate());
+        Runtime.getRuntime().addShutdownHook(new Thread(node::close, "ferry-shutdown"));
+        if (json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("ready", true);
+            m.put("node_id", c.nodeId);
+            m.put("grpc", c.host + ":" + node.grpcPort());
+            m.put("http", c.host + ":" + node.httpPort());
+            m.put("data_dir", node.info().getDataDir());
+            spec.commandLine().getOut().println(Output.json(m));
+        } else {
+            spec.commandLine().getOut().printf("FerryDB node %s ready: grpc %s:%d http %s:%d data %s%n", c.nodeId, c.host,
+                    node.grpcPort(), c.host, node.httpPort(), node.info().getDataDir());
+        }
+        spec.commandLine().getOut().flush();
+        node.awaitTermination();
+        return 0;
+    }
+}

@@ -1,0 +1,49 @@
+package io.ferrydb.client;
+
+import io.ferrydb.api.FerryException;
+
+/**
+ * Client settings.
+ *
+ * @param requestTimeoutMs deadline for every call
+ * @param maxRequestsPerMessage how many pipelined requests share one message at most
+ */
+public record ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage) {
+    public static final int DEFAULT_PORT = 7400;
+
+    public ClientConfig {
+        if (host == null || host.isBlank()) {
+            throw FerryException.invalid("host must not be empty");
+        }
+        if (port < 1 || port > 65535) {
+            throw FerryException.invalid("port must be 1..65535, got %d", port);
+        }
+        if (requestTimeoutMs < 1) {
+            throw FerryException.invalid("requestTimeoutMs must be >= 1, got %d", requestTimeoutMs);
+        }
+        if (maxRequestsPerMessage < 1) {
+            throw FerryException.invalid("maxRequestsPerMessage must be >= 1, got %d", maxRequestsPerMessage);
+        }
+    }
+
+    /** Parses {@code HOST:PORT} (or {@code HOST}, default port 7400). */
+    public static ClientConfig of(String hostPort) {
+        if (hostPort == null || hostPort.isBlank()) {
+            throw FerryException.invalid("--host must be HOST:PORT, got an empty value");
+        }
+        int colon = hostPort.lastIndexOf(':');
+        if (colon < 0) {
+            return new ClientConfig(hostPort, DEFAULT_PORT, 10_000, 512);
+        }
+        String host = hostPort.substring(0, colon);
+        try {
+            return new ClientConfig(host, Integer.parseInt(hostPort.substring(colon + 1)), 10_000, 512);
+        } catch (NumberFormatException e) {
+            throw FerryException.invalid("--host must be HOST:PORT, got '%s'", hostPort);
+        }
+    }
+
+    public ClientConfig withRequestTimeoutMs(long ms) {
+        return new ClientConfig(host, port, ms, maxRequestsPerMessage);
+    }
+}

@@ -1,0 +1,148 @@
+package io.ferrydb.client;
+
+import io.ferrydb.api.ErrorCode;
+import io.ferrydb.api.FerryException;
+import io.ferrydb.proto.Convert;
+import io.ferrydb.proto.FerryGrpc;
+import io.ferrydb.proto.SessionRequest;
+import io.ferrydb.proto.SessionRequests;
+import io.ferrydb.proto.SessionResponse;
+import io.ferrydb.proto.SessionResponses;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The client half of the pipelined session: requests from any thread are queued and
+ * a single drainer packs everything queued into one message; answers are matched to
+ * their futures by id. When the stream breaks, every pending request fails with
+ * UNAVAILABLE and the client opens a new session for the next call.
+ */
+final class PipelinedSession implements ClientResponseObserver<SessionRequests, SessionResponses> {
+    private final AtomicLong nextId = new AtomicLong();
+    private final Map<Long, CompletableFuture<SessionResponse>> pending = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<SessionRequest> outbox = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger drainers = new AtomicInteger();
+    private final int maxPerMessage;
+    private final long timeoutMs;
+    private volatile ClientCallStreamObserver<SessionRequests> requests;
+    private volatile boolean broken;
+
+    PipelinedSession(FerryGrpc.FerryStub stub, int maxPerMessage, long timeoutMs) {
+        this.maxPerMessage = maxPerMessage;
+        this.timeoutMs = timeoutMs;
+        stub.session(this);
+    }
+
+    boolean isBroken() {
+        return broken;
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<SessionRequests> requestStream) {
+        this.requests = requestStream;
+    }
+
+    CompletableFuture<SessionResponse> call(SessionRequest.Builder request) {
+        long id = nextId.incrementAndGet();
+        CompletableFuture<SessionResponse> f = new CompletableFuture<>();
+        if (broken) {
+            f.completeExceptionally(new FerryException(ErrorCode.UNAVAILABLE, "session closed", null, false));
+            return f;
+        }
+        pending.put(id, f);
+        outbox.add(request.setId(id).build());
+        drain();
+        f.orTimeout(timeoutMs, TimeUnit.MILLISECONDS).exceptionally(t -> {
+            if (t instanceof TimeoutException) {
+                pending.remove(id);
+            }
+            return null;
+        });
+        return f;
+    }
+
+    private void drain() {
+        if (drainers.getAndIncrement() != 0) {
+            return;
+        }
+        do {
+            SessionRequests.Builder b = null;
+            SessionRequest r;
+            while ((r = outbox.poll()) != null) {
+                if (b == null) {
+                    b = SessionRequests.newBuilder();
+                }
+                b.addRequests(r);
+                if (b.getRequestsCount() >= maxPerMessage) {
+                    send(b.build());
+                    b = null;
+                }
+            }
+            if (b != null) {
+                send(b.build());
+            }
+        } while (drainers.decrementAndGet() != 0);
+    }
+
+    private void send(SessionRequests msg) {
+        try {
+            requests.onNext(msg);
+        } catch (RuntimeException e) {
+            fail(new FerryException(ErrorCode.UNAVAILABLE, "session send failed: " + e.getMessage(), e));
+        }
+    }
+
+    @Override
+    public void onNext(SessionResponses batch) {
+        for (SessionResponse r : batch.getResponsesList()) {
+            CompletableFuture<SessionResponse> f = pending.remove(r.getId());
+            if (f == null) {
+                continue; // timed out already
+            }
+            if (r.getStatus() == 0) {
+                f.complete(r);
+            } else {
+                f.completeExceptionally(new FerryException(Convert.errorCode(r.getStatus()), r.getMessage(), null, false));
+            }
+        }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        fail(Convert.toFerryException(t));
+    }
+
+    @Override
+    public void onCompleted() {
+        fail(new FerryException(ErrorCode.UNAVAILABLE, "server closed the session", null, false));
+    }
+
+    private void fail(FerryException e) {
+        broken = true;
+        for (Long id : pending.keySet()) {
+            CompletableFuture<SessionResponse> f = pending.remove(id);
+            if (f != null) {
+                f.completeExceptionally(e.code() == ErrorCode.UNKNOWN
+                        ? new FerryException(ErrorCode.UNAVAILABLE, e.reason(), e) : e);
+            }
+        }
+    }
+
+    void close() {
+        broken = true;
+        try {
+            requests.onCompleted();
+        } catch (RuntimeException ignored) {
+            // already closed
+        }
+    }
+}

@@ -1,0 +1,269 @@
+package io.ferrydb.server;
+
+import io.ferrydb.api.Limits;
+import io.ferrydb.core.Verify;
+import io.ferrydb.core.clock.HybridLogicalClock;
+import io.ferrydb.core.namespace.NamespaceConfig;
+import io.ferrydb.core.storage.Column;
+import io.ferrydb.core.store.PartitionInfo;
+import io.ferrydb.core.store.RecordStore;
+import io.ferrydb.proto.InfoResponse;
+import io.ferrydb.proto.NamespaceInfo;
+import io.ferrydb.server.admin.AdminHttpServer;
+import io.ferrydb.server.config.NodeConfig;
+import io.ferrydb.server.maintenance.Purger;
+import io.ferrydb.server.service.FerryGrpcService;
+import io.ferrydb.server.service.RequestHandler;
+import io.ferrydb.server.service.RequestMetrics;
+import io.ferrydb.server.storage.GroupCommitter;
+import io.ferrydb.server.storage.RocksStorage;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One FerryDB node process: RocksDB storage, the record store, group commit, the gRPC
+ * service, the admin HTTP port and background purging, started and stopped in that
+ * order and its reverse. Lifecycle: NEW → STARTING → RUNNING → STOPPING → STOPPED.
+ */
+public final class FerryNode implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FerryNode.class);
+    public static final String VERSION = "0.1.0";
+
+    public enum State {
+        NEW, STARTING, RUNNING, STOPPING, STOPPED;
+
+        State to(State next) {
+            boolean legal = switch (this) {
+                case NEW -> next == STARTING;
+                case STARTING -> next == RUNNING || next == STOPPING;
+                case RUNNING -> next == STOPPING;
+                case STOPPING -> next == STOPPED;
+                case STOPPED -> false;
+            };
+            Verify.that(legal, "illegal node state transition %s -> %s", this, next);
+            return next;
+        }
+    }
+
+    private final NodeConfig config;
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final long startedAtMs = System.currentTimeMillis();
+    private volatile State state = State.NEW;
+    private RocksStorage storage;
+    private RecordStore store;
+    private GroupCommitter committer;
+    private Purger purger;
+    private Server grpc;
+    private FerryGrpcService service;
+    private AdminHttpServer admin;
+    private ExecutorService scanExecutor;
+
+    private FerryNode(NodeConfig config) {
+        this.config = config.validate();
+    }
+
+    public static FerryNode start(NodeConfig config) {
+        FerryNode node = new FerryNode(config);
+        try {
+            node.doStart();
+        } catch (RuntimeException e) {
+            node.close();
+            throw e;
+        }
+        return node;
+    }
+
+    private synchronized void doStart() {
+        state = state.to(State.STARTING);
+        registry.config().commonTags("node", config.nodeId);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+
+        Path dataDir = Path.of(config.dataDir).toAbsolutePath().normalize();
+        LOG.info("node {} opening data dir {}", config.nodeId, dataDir);
+        storage = new RocksStorage(dataDir.resolve("rocksdb"), config.blockCacheBytes);
+        long t0 = System.nanoTime();
+        store = RecordStore.open(storage, SystemClock.INSTANCE, new HybridLogicalClock(SystemClock.INSTANCE),
+                config.namespaceConfigs(), n -> LOG.info("recovery: scanned {} log entries", n));
+        LOG.info("recovered {} namespaces in {} ms", store.namespaces().size(), (System.nanoTime() - t0) / 1_000_000);
+        committer = new GroupCommitter(storage, config.asyncFlushMs, config.maxPendingSyncs, registry);
+        purger = new Purger(store, config.purgeIntervalMs, registry);
+        bindStoreMetrics();
+
+        RequestMetrics requestMetrics = new RequestMetrics(registry);
+        AtomicInteger scanThreads = new AtomicInteger();
+        scanExecutor = Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "ferry-scan-" + scanThreads.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        service = new FerryGrpcService(new RequestHandler(store, committer), requestMetrics, this::info,
+                scanExecutor, config.maxBatchSize, config.sessionMaxInflight);
+        Gauge.builder("ferry_sessions_open", service, FerryGrpcService::sessionsOpen).description("open pipelined client sessions").register(registry);
+        Gauge.builder("ferry_session_inflight", service, FerryGrpcService::sessionInflight).description("session requests in flight").register(registry);
+        try {
+            // Handlers run on the transport threads: reads and unsynced writes are
+            // microseconds, and SYNC writes leave the thread while they wait for fsync.
+            grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.host, config.port))
+                    .directExecutor()
+                    .maxInboundMessageSize(config.maxMessageBytes)
+                    .addService(service)
+                    .build()
+                    .start();
+            admin = new AdminHttpServer(config.host, config.httpPort, registry, this::healthJson, () -> state == State.RUNNING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot bind " + config.host + ":" + config.port + "/" + config.httpPort + ": " + e.getMessage(), e);
+        }
+        state = state.to(State.RUNNING);
+        LOG.info("node {} serving gRPC on {}:{}, admin HTTP on {}:{}", config.nodeId, config.host, grpcPort(), config.host, httpPort());
+    }
+
+    private void bindStoreMetrics() {
+        FunctionCounter.builder("ferry_puts_applied", store, s -> s.putsApplied.sum()).description("puts applied to storage").register(registry);
+        FunctionCounter.builder("ferry_deletes_applied", store, s -> s.deletesApplied.sum()).description("deletes applied to storage").register(registry);
+        for (NamespaceConfig ns : store.namespaces()) {
+            Gauge.builder("ferry_log_entries", () -> logTotals(ns.name())[0]).tag("namespace", ns.name())
+                    .description("partition-log entries retained").register(registry);
+            Gauge.builder("ferry_log_bytes", () -> logTotals(ns.name())[1]).tag("namespace", ns.name())
+                    .description("partition-log bytes retained").register(registry);
+            Gauge.builder("ferry_last_lsn_sum", () -> logTotals(ns.name())[2]).tag("namespace", ns.name())
+                    .description("sum over partitions of the last committed LSN").register(registry);
+        }
+        Gauge.builder("ferry_rocksdb_estimate_keys", storage, s -> s.longProperty(Column.DATA, "rocksdb.estimate-num-keys"))
+                .description("RocksDB's estimate of keys in the data column family").register(registry);
+        Gauge.builder("ferry_rocksdb_live_sst_bytes", storage, s -> s.longProperty(Column.DATA, "rocksdb.live-sst-files-size")
+                        + s.longProperty(Column.LOG, "rocksdb.live-sst-files-size"))
+                .description("live SST bytes of data and log").register(registry);
+    }
+
+    /** {entries, bytes, lastLsnSum} over a namespace's partitions. */
+    private long[] logTotals(String ns) {
+        long[] t = new long[3];
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            PartitionInfo pi = store.partitionInfo(ns, p);
+            t[0] += pi.logEntries();
+            t[1] += pi.logBytes();
+            t[2] += pi.lastLsn();
+        }
+        return t;
+    }
+
+    public InfoResponse info() {
+        InfoResponse.Builder b = InfoResponse.newBuilder().setNodeId(config.nodeId).setVersion(VERSION)
+                .setUptimeMs(System.currentTimeMillis() - startedAtMs)
+                .setGrpcAddress(config.host + ":" + grpcPort()).setHttpAddress(config.host + ":" + httpPort())
+                .setHlc(store.hlc().peek()).setDataDir(Path.of(config.dataDir).toAbsolutePath().normalize().toString())
+                .setRecordsEstimate(Math.max(0, storage.longProperty(Column.DATA, "rocksdb.estimate-num-keys")));
+        for (NamespaceConfig ns : store.namespaces()) {
+            long[] t = logTotals(ns.name());
+            b.addNamespaces(NamespaceInfo.newBuilder().setName(ns.name()).setReplicationFactor(ns.replicationFactor())
+                    .setDefaultTtlSeconds(ns.defaultTtlSeconds()).setMaxRecordSizeBytes(ns.maxRecordSizeBytes())
+                    .setLogEntries(t[0]).setLogBytes(t[1]).setLastLsnSum(t[2])
+                    .setDefaultDurability(ns.defaultDurability().name()).setDefaultCommitLevel(ns.defaultCommitLevel().name()));
+        }
+        return b.build();
+    }
+
+    private String healthJson() {
+        return "{\"status\":\"" + (state == State.RUNNING ? "UP" : "DOWN") + "\",\"state\":\"" + state
+                + "\",\"node_id\":\"" + config.nodeId + "\",\"uptime_ms\":" + (System.currentTimeMillis() - startedAtMs) + "}";
+    }
+
+    public int grpcPort() {
+        return grpc == null ? -1 : grpc.getPort();
+    }
+
+    public int httpPort() {
+        return admin == null ? -1 : admin.port();
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public RecordStore store() {
+        return store;
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    public NodeConfig config() {
+        return config;
+    }
+
+    /** Blocks until the gRPC server terminates. */
+    public void awaitTermination() throws InterruptedException {
+        if (grpc != null) {
+            grpc.awaitTermination();
+        }
+    }
+
+    /**
+     * Graceful stop: refuse new calls, let calls in flight finish (bounded), make
+     * everything written durable, close storage.
+     */
+    @Override
+    public synchronized void close() {
+        if (state == State.STOPPING || state == State.STOPPED) {
+            return;
+        }
+        if (state == State.NEW) {
+            state = State.STOPPED;
+            return;
+        }
+        state = state.to(State.STOPPING);
+        LOG.info("node {} stopping", config.nodeId);
+        if (grpc != null) {
+            grpc.shutdown();
+            try {
+                if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+                    grpc.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                grpc.shutdownNow();
+            }
+        }
+        if (admin != null) {
+            admin.close();
+        }
+        if (scanExecutor != null) {
+            scanExecutor.shutdownNow();
+        }
+        if (purger != null) {
+            purger.close();
+        }
+        if (committer != null) {
+            committer.close();
+        }
+        if (storage != null) {
+            storage.close();
+        }
+        registry.close();
+        state = state.to(State.STOPPED);
+        LOG.info("node {} stopped", config.nodeId);
+    }
+}

@@ -1,0 +1,135 @@
+package io.ferrydb.server.config;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Durability;
+import io.ferrydb.api.FerryException;
+import io.ferrydb.core.namespace.NamespaceConfig;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * A node's configuration, read from YAML with kebab-case keys (see
+ * {@code docs/ferry.yaml}). Every field has an embedded default, so an empty file
+ * (or none) gives a working single node.
+ */
+public final class NodeConfig {
+    public static final int DEFAULT_PORT = 7400;
+    public static final int DEFAULT_HTTP_PORT = 7401;
+    public static final String DEFAULT_DATA_DIR = "./ferry-data";
+
+    public String nodeId = "node-1";
+    public String host = "127.0.0.1";
+    public int port = DEFAULT_PORT;
+    public int httpPort = DEFAULT_HTTP_PORT;
+    public String dataDir = DEFAULT_DATA_DIR;
+    /** ASYNC writes are fsynced at least this often. */
+    public long asyncFlushMs = 100;
+    /** Bound of the group-commit queue. */
+    public int maxPendingSyncs = 100_000;
+    /** Bound of requests in flight on one pipelined session. */
+    public int sessionMaxInflight = 10_000;
+    /** Bound of entries in one batch get / batch write. */
+    public int maxBatchSize = 5_000;
+    /** Largest inbound gRPC message. */
+    public int maxMessageBytes = 16 * 1024 * 1024;
+    public long blockCacheBytes = 256L * 1024 * 1024;
+    /** How often expired records, old tombstones and old log entries are purged. */
+    public long purgeIntervalMs = 10_000;
+    public List<NamespaceYaml> namespaces = new ArrayList<>(List.of(new NamespaceYaml()));
+
+    public static final class NamespaceYaml {
+        public String name = "test";
+        public int replicationFactor = 2;
+        public long defaultTtlSeconds = 0;
+        public int maxRecordSizeBytes = 1024 * 1024;
+        public long tombstoneRetentionMs = 24L * 3600 * 1000;
+        public long logRetentionBytes = 64L * 1024 * 1024;
+        public long logRetentionMs = 24L * 3600 * 1000;
+        public Durability defaultDurability = Durability.SYNC;
+        public CommitLevel defaultCommitLevel = CommitLevel.ALL;
+
+        public NamespaceConfig toConfig() {
+            return new NamespaceConfig(name, replicationFactor, defaultTtlSeconds, maxRecordSizeBytes, tombstoneRetentionMs,
+                    logRetentionBytes, logRetentionMs, defaultDurability, defaultCommitLevel);
+        }
+    }
+
+    private static ObjectMapper mapper() {
+        return new ObjectMapper(new YAMLFactory())
+                .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
+                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    }
+
+    public static NodeConfig load(Path file) {
+        try {
+            NodeConfig c = mapper().readValue(file.toFile(), NodeConfig.class);
+            return (c == null ? new NodeConfig() : c).validate();
+        } catch (JsonMappingException e) {
+            String path = e.getPath().stream()
+                    .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                    .collect(Collectors.joining(".")).replace(".[", "[");
+            throw FerryException.invalid("config %s: field '%s': %s", file, path, e.getOriginalMessage());
+        } catch (IOException e) {
+            throw FerryException.invalid("config %s: %s", file, e.getMessage());
+        }
+    }
+
+    public String toYaml() {
+        try {
+            return mapper().writeValueAsString(this);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public List<NamespaceConfig> namespaceConfigs() {
+        List<NamespaceConfig> out = new ArrayList<>();
+        for (NamespaceYaml n : namespaces) {
+            out.add(n.toConfig());
+        }
+        return out;
+    }
+
+    public NodeConfig validate() {
+        require(nodeId != null && !nodeId.isBlank(), "node-id must not be empty");
+        require(port >= 0 && port <= 65535, "port must be 0..65535, got %d", port);
+        require(httpPort >= 0 && httpPort <= 65535, "http-port must be 0..65535, got %d", httpPort);
+        require(dataDir != null && !dataDir.isBlank(), "data-dir must not be empty");
+        require(asyncFlushMs >= 1 && asyncFlushMs <= 60_000, "async-flush-ms must be 1..60000, got %d", asyncFlushMs);
+        require(maxPendingSyncs >= 1, "max-pending-syncs must be >= 1, got %d", maxPendingSyncs);
+        require(sessionMaxInflight >= 1, "session-max-inflight must be >= 1, got %d", sessionMaxInflight);
+        require(maxBatchSize >= 1, "max-batch-size must be >= 1, got %d", maxBatchSize);
+        require(maxMessageBytes >= 1024, "max-message-bytes must be >= 1024, got %d", maxMessageBytes);
+        require(blockCacheBytes >= 1024 * 1024, "block-cache-bytes must be >= 1 MiB, got %d", blockCacheBytes);
+        require(purgeIntervalMs >= 10, "purge-interval-ms must be >= 10, got %d", purgeIntervalMs);
+        require(namespaces != null && !namespaces.isEmpty(), "namespaces must list at least one namespace");
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < namespaces.size(); i++) {
+            NamespaceYaml n = namespaces.get(i);
+            require(n != null, "namespaces[%d] is empty", i);
+            require(!names.contains(n.name), "namespaces[%d].name '%s' is configured twice", i, n.name);
+            names.add(n.name);
+            try {
+                n.toConfig();
+            } catch (FerryException e) {
+                throw FerryException.invalid("namespaces[%d]: %s", i, e.reason());
+            }
+        }
+        return this;
+    }
+
+    private static void require(boolean ok, String format, Object... args) {
+        if (!ok) {
+            throw FerryException.invalid("config: " + format, args);
+        }
+    }
+}

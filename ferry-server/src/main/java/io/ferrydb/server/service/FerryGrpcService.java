@@ -1,0 +1,307 @@
+package io.ferrydb.server.service;
+
+import io.ferrydb.api.ErrorCode;
+import io.ferrydb.api.FerryException;
+import io.ferrydb.api.Key;
+import io.ferrydb.api.Limits;
+import io.ferrydb.api.Names;
+import io.ferrydb.proto.BatchGetRequest;
+import io.ferrydb.proto.BatchGetResponse;
+import io.ferrydb.proto.BatchGetResult;
+import io.ferrydb.proto.BatchWriteRequest;
+import io.ferrydb.proto.BatchWriteResponse;
+import io.ferrydb.proto.BatchWriteResult;
+import io.ferrydb.proto.Convert;
+import io.ferrydb.proto.DeleteRequest;
+import io.ferrydb.proto.DeleteResponse;
+import io.ferrydb.proto.ExistsRequest;
+import io.ferrydb.proto.ExistsResponse;
+import io.ferrydb.proto.FerryGrpc;
+import io.ferrydb.proto.GetRequest;
+import io.ferrydb.proto.GetResponse;
+import io.ferrydb.proto.InfoRequest;
+import io.ferrydb.proto.InfoResponse;
+import io.ferrydb.proto.PutRequest;
+import io.ferrydb.proto.PutResponse;
+import io.ferrydb.proto.ScanProgress;
+import io.ferrydb.proto.ScanRequest;
+import io.ferrydb.proto.ScanResponse;
+import io.ferrydb.proto.SessionRequests;
+import io.ferrydb.proto.SessionResponses;
+import io.ferrydb.proto.WriteOp;
+import io.ferrydb.server.service.RequestMetrics.Op;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/** The gRPC face of a node: unary calls, batches, streaming scan, info and the pipelined session. */
+public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
+    private static final Logger LOG = LoggerFactory.getLogger(FerryGrpcService.class);
+    private static final int SCAN_PROGRESS_EVERY_PARTITIONS = 64;
+
+    private final RequestHandler handler;
+    private final RequestMetrics metrics;
+    private final Supplier<InfoResponse> info;
+    private final ExecutorService scanExecutor;
+    private final int maxBatchSize;
+    private final int sessionMaxInflight;
+    final AtomicLong sessionsOpen = new AtomicLong();
+    final AtomicLong sessionInflight = new AtomicLong();
+
+    public FerryGrpcService(RequestHandler handler, RequestMetrics metrics, Supplier<InfoResponse> info,
+                            ExecutorService scanExecutor, int maxBatchSize, int sessionMaxInflight) {
+        this.handler = handler;
+        this.metrics = metrics;
+        this.info = info;
+        this.scanExecutor = scanExecutor;
+        this.maxBatchSize = maxBatchSize;
+        this.sessionMaxInflight = sessionMaxInflight;
+    }
+
+    public long sessionsOpen() {
+        return sessionsOpen.get();
+    }
+
+    public long sessionInflight() {
+        return sessionInflight.get();
+    }
+
+    // ---- unary ----
+
+    @Override
+    public void put(PutRequest request, StreamObserver<PutResponse> out) {
+        unary(Op.PUT, out, () -> handler.put(request));
+    }
+
+    @Override
+    public void delete(DeleteRequest request, StreamObserver<DeleteResponse> out) {
+        unary(Op.DELETE, out, () -> handler.delete(request));
+    }
+
+    @Override
+    public void get(GetRequest request, StreamObserver<GetResponse> out) {
+        unary(Op.GET, out, () -> CompletableFuture.completedFuture(handler.get(request)));
+    }
+
+    @Override
+    public void exists(ExistsRequest request, StreamObserver<ExistsResponse> out) {
+        unary(Op.EXISTS, out, () -> CompletableFuture.completedFuture(handler.exists(request)));
+    }
+
+    @Override
+    public void info(InfoRequest request, StreamObserver<InfoResponse> out) {
+        unary(Op.INFO, out, () -> CompletableFuture.completedFuture(info.get()));
+    }
+
+    @Override
+    public void batchGet(BatchGetRequest request, StreamObserver<BatchGetResponse> out) {
+        unary(Op.BATCH_GET, out, () -> {
+            checkBatchSize("gets", request.getGetsCount());
+            BatchGetResponse.Builder b = BatchGetResponse.newBuilder();
+            for (int i = 0; i < request.getGetsCount(); i++) {
+                try {
+                    GetResponse r = handler.get(request.getGets(i));
+                    b.addResults(BatchGetResult.newBuilder().setRecord(r.getRecord()));
+                } catch (RuntimeException e) {
+                    FerryException fe = RequestHandler.failure(e);
+                    b.addResults(BatchGetResult.newBuilder().setStatus(statusCode(fe)).setMessage("gets[" + i + "]: " + fe.reason()));
+                }
+            }
+            return CompletableFuture.completedFuture(b.build());
+        });
+    }
+
+    @Override
+    public void batchWrite(BatchWriteRequest request, StreamObserver<BatchWriteResponse> out) {
+        unary(Op.BATCH_WRITE, out, () -> {
+            checkBatchSize("ops", request.getOpsCount());
+            List<CompletableFuture<BatchWriteResult>> results = new ArrayList<>(request.getOpsCount());
+            for (int i = 0; i < request.getOpsCount(); i++) {
+                results.add(batchOp("ops[" + i + "]", request.getOps(i)));
+            }
+            return CompletableFuture.allOf(results.toArray(new CompletableFuture[0])).thenApply(v -> {
+                BatchWriteResponse.Builder b = BatchWriteResponse.newBuilder();
+                for (CompletableFuture<BatchWriteResult> r : results) {
+                    b.addResults(r.join());
+                }
+                return b.build();
+            });
+        });
+    }
+
+    private CompletableFuture<BatchWriteResult> batchOp(String field, WriteOp op) {
+        CompletableFuture<BatchWriteResult> f;
+        try {
+            f = switch (op.getOpCase()) {
+                case PUT -> handler.put(op.getPut()).thenApply(r -> BatchWriteResult.newBuilder().setAck(r.getAck()).build());
+                case DELETE -> handler.delete(op.getDelete())
+                        .thenApply(r -> BatchWriteResult.newBuilder().setAck(r.getAck()).setExisted(r.getExisted()).build());
+                case OP_NOT_SET -> throw FerryException.invalid("%s has neither put nor delete", field);
+            };
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        return f.exceptionally(t -> {
+            FerryException fe = RequestHandler.failure(t);
+            return BatchWriteResult.newBuilder().setStatus(statusCode(fe)).setMessage(field + ": " + fe.reason()).build();
+        });
+    }
+
+    private void checkBatchSize(String field, int n) {
+        if (n > maxBatchSize) {
+            throw new FerryException(ErrorCode.RESOURCE_EXHAUSTED,
+                    String.format("%s has %d entries; the limit is %d (max-batch-size)", field, n, maxBatchSize));
+        }
+    }
+
+    private <T> void unary(Op op, StreamObserver<T> out, Supplier<CompletableFuture<T>> call) {
+        long start = System.nanoTime();
+        CompletableFuture<T> f;
+        try {
+            f = call.get();
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((resp, err) -> {
+            if (err != null) {
+                FerryException fe = RequestHandler.failure(err);
+                logIfInternal(fe);
+                metrics.record(op, start, fe.code());
+                out.onError(Convert.toStatus(fe.code(), fe.reason()).asRuntimeException());
+            } else {
+                metrics.record(op, start, null);
+                out.onNext(resp);
+                out.onCompleted();
+            }
+        });
+    }
+
+    static int statusCode(FerryException fe) {
+        return Convert.toStatus(fe.code(), fe.reason()).getCode().value();
+    }
+
+    static void logIfInternal(FerryException fe) {
+        if (fe.code() == ErrorCode.INTERNAL) {
+            LOG.error("internal error answering a request", fe);
+        }
+    }
+
+    // ---- scan ----
+
+    @Override
+    public void scan(ScanRequest request, StreamObserver<ScanResponse> responseObserver) {
+        ServerCallStreamObserver<ScanResponse> out = (ServerCallStreamObserver<ScanResponse>) responseObserver;
+        long start = System.nanoTime();
+        int begin;
+        int end;
+        Set<String> wanted;
+        try {
+            handler.store().namespace("namespace", request.getNamespace());
+            if (!request.getSet().isEmpty()) {
+                Names.checkSet("set", request.getSet());
+            }
+            begin = request.getPartitionBegin();
+            end = request.getPartitionEnd() == 0 ? Limits.PARTITION_COUNT : request.getPartitionEnd();
+            if (begin < 0 || begin >= Limits.PARTITION_COUNT) {
+                throw FerryException.invalid("partition_begin must be 0..%d, got %d", Limits.PARTITION_COUNT - 1, begin);
+            }
+            if (end <= begin || end > Limits.PARTITION_COUNT) {
+                throw FerryException.invalid("partition_end must be %d..%d (or 0 for all), got %d", begin + 1, Limits.PARTITION_COUNT, request.getPartitionEnd());
+            }
+            wanted = RequestHandler.projection("bins", request.getBinsList());
+        } catch (RuntimeException e) {
+            FerryException fe = RequestHandler.failure(e);
+            metrics.record(Op.SCAN, start, fe.code());
+            out.onError(Convert.toStatus(fe.code(), fe.reason()).asRuntimeException());
+            return;
+        }
+        // Flow control: the scan thread waits for the transport to be ready, so a slow
+        // reader holds back the scan instead of filling server memory.
+        Semaphore ready = new Semaphore(0);
+        out.setOnReadyHandler(ready::release);
+        out.setOnCancelHandler(ready::release);
+        int fBegin = begin;
+        int fEnd = end;
+        Set<String> fWanted = wanted;
+        scanExecutor.execute(() -> runScan(request, out, ready, fBegin, fEnd, fWanted, start));
+    }
+
+    private void runScan(ScanRequest request, ServerCallStreamObserver<ScanResponse> out, Semaphore ready,
+                         int begin, int end, Set<String> wanted, long start) {
+        String ns = request.getNamespace();
+        String set = request.getSet().isEmpty() ? null : request.getSet();
+        long max = request.getMaxRecords() == 0 ? Long.MAX_VALUE : request.getMaxRecords();
+        long[] sent = {0};
+        int total = end - begin;
+        try {
+            for (int p = begin; p < end && sent[0] < max && !out.isCancelled(); p++) {
+                handler.store().scan(ns, p, set, r -> {
+                    if (!awaitReady(out, ready)) {
+                        return false;
+                    }
+                    Key key = r.key(ns);
+                    out.onNext(ScanResponse.newBuilder().setRecord(RequestHandler.toProto(key, r, wanted, request.getMetadataOnly())).build());
+                    return ++sent[0] < max;
+                });
+                int done = p - begin + 1;
+                if (done % SCAN_PROGRESS_EVERY_PARTITIONS == 0 && done < total && awaitReady(out, ready)) {
+                    out.onNext(progress(done, total, sent[0], false));
+                }
+            }
+            if (out.isCancelled()) {
+                metrics.record(Op.SCAN, start, ErrorCode.CANCELLED);
+                return;
+            }
+            out.onNext(progress(total, total, sent[0], true));
+            out.onCompleted();
+            metrics.record(Op.SCAN, start, null);
+        } catch (RuntimeException e) {
+            FerryException fe = RequestHandler.failure(e);
+            logIfInternal(fe);
+            metrics.record(Op.SCAN, start, fe.code());
+            if (!out.isCancelled()) {
+                out.onError(Convert.toStatus(fe.code(), fe.reason()).asRuntimeException());
+            }
+        }
+    }
+
+    private static boolean awaitReady(ServerCallStreamObserver<?> out, Semaphore ready) {
+        while (!out.isReady()) {
+            if (out.isCancelled()) {
+                return false;
+            }
+            try {
+                ready.tryAcquire(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return !out.isCancelled();
+    }
+
+    private static ScanResponse progress(int done, int total, long sent, boolean finished) {
+        return ScanResponse.newBuilder().setProgress(ScanProgress.newBuilder()
+                .setPartitionsDone(done).setPartitionsTotal(total).setRecordsSent(sent).setDone(finished)).build();
+    }
+
+    // ---- session ----
+
+    @Override
+    public StreamObserver<SessionRequests> session(StreamObserver<SessionResponses> responseObserver) {
+        sessionsOpen.incrementAndGet();
+        return new Session(handler, metrics, (ServerCallStreamObserver<SessionResponses>) responseObserver,
+                sessionMaxInflight, this);
+    }
+}

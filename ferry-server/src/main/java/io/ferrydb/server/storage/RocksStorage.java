@@ -1,0 +1,185 @@
+package io.ferrydb.server.storage;
+
+import io.ferrydb.api.ErrorCode;
+import io.ferrydb.api.FerryException;
+import io.ferrydb.core.storage.Batch;
+import io.ferrydb.core.storage.Column;
+import io.ferrydb.core.storage.Cursor;
+import io.ferrydb.core.storage.Storage;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Slice;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link Storage} on one RocksDB with column families data, log and meta.
+ *
+ * <p>Writes go to the WAL without fsync ({@code sync=false}); {@link #sync()} calls
+ * {@code SyncWAL}, which makes every write completed before it durable. RocksDB's WAL
+ * recovers a prefix of the writes after a crash (point-in-time recovery), which is
+ * the prefix guarantee the record store's gapless LSNs rely on.
+ */
+public final class RocksStorage implements Storage {
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    private final Path dir;
+    private final DBOptions dbOptions;
+    private final ColumnFamilyOptions cfOptions;
+    private final LRUCache blockCache;
+    private final RocksDB db;
+    private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+    private final Map<Column, ColumnFamilyHandle> columns = new EnumMap<>(Column.class);
+    private final WriteOptions writeOptions = new WriteOptions().setSync(false);
+    private final ReadOptions readOptions = new ReadOptions();
+
+    public RocksStorage(Path dir, long blockCacheBytes) {
+        this.dir = dir;
+        try {
+            Files.createDirectories(dir);
+            blockCache = new LRUCache(blockCacheBytes);
+            cfOptions = new ColumnFamilyOptions()
+                    .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(blockCache).setFilterPolicy(new org.rocksdb.BloomFilter(10)))
+                    .setWriteBufferSize(32L * 1024 * 1024);
+            dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
+                    .setMaxBackgroundJobs(2).setKeepLogFileNum(5);
+            List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+            descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions));
+            for (Column c : Column.values()) {
+                descriptors.add(new ColumnFamilyDescriptor(c.familyName().getBytes(), cfOptions));
+            }
+            db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+            for (Column c : Column.values()) {
+                columns.put(c, handles.get(c.ordinal() + 1));
+            }
+        } catch (RocksDBException | java.io.IOException e) {
+            throw new FerryException(ErrorCode.INTERNAL, "cannot open RocksDB at " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public byte[] get(Column column, byte[] key) {
+        try {
+            return db.get(columns.get(column), readOptions, key);
+        } catch (RocksDBException e) {
+            throw storageFailure("get", e);
+        }
+    }
+
+    @Override
+    public void write(Batch batch) {
+        try (WriteBatch wb = new WriteBatch()) {
+            for (Batch.Op op : batch.ops()) {
+                ColumnFamilyHandle h = columns.get(op.column());
+                switch (op.kind()) {
+                    case PUT -> wb.put(h, op.key(), op.value());
+                    case DELETE -> wb.delete(h, op.key());
+                    case DELETE_RANGE -> wb.deleteRange(h, op.key(), op.value());
+                }
+            }
+            db.write(writeOptions, wb);
+        } catch (RocksDBException e) {
+            throw storageFailure("write", e);
+        }
+    }
+
+    @Override
+    public void sync() {
+        try {
+            db.syncWal();
+        } catch (RocksDBException e) {
+            throw storageFailure("sync", e);
+        }
+    }
+
+    @Override
+    public Cursor scan(Column column, byte[] fromInclusive, byte[] toExclusive) {
+        Slice lower = new Slice(fromInclusive);
+        Slice upper = new Slice(toExclusive);
+        ReadOptions ro = new ReadOptions().setIterateLowerBound(lower).setIterateUpperBound(upper);
+        RocksIterator it = db.newIterator(columns.get(column), ro);
+        it.seek(fromInclusive);
+        return new Cursor() {
+            private boolean started;
+
+            @Override
+            public boolean next() {
+                if (started) {
+                    it.next();
+                }
+                started = true;
+                return it.isValid();
+            }
+
+            @Override
+            public byte[] key() {
+                return it.key();
+            }
+
+            @Override
+            public byte[] value() {
+                return it.value();
+            }
+
+            @Override
+            public void close() {
+                it.close();
+                ro.close();
+                lower.close();
+                upper.close();
+            }
+        };
+    }
+
+    /** A RocksDB property of one column family, e.g. {@code rocksdb.estimate-num-keys}. */
+    public long longProperty(Column column, String property) {
+        try {
+            return db.getLongProperty(columns.get(column), property);
+        } catch (RocksDBException e) {
+            return -1;
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    private static FerryException storageFailure(String what, RocksDBException e) {
+        return new FerryException(ErrorCode.INTERNAL, "storage " + what + " failed: " + e.getMessage(), e);
+    }
+
+    @Override
+    public void close() {
+        try {
+            db.syncWal();
+        } catch (RocksDBException ignored) {
+            // closing anyway; the WAL is recovered on open
+        }
+        for (ColumnFamilyHandle h : handles) {
+            h.close();
+        }
+        db.close();
+        dbOptions.close();
+        cfOptions.close();
+        blockCache.close();
+        writeOptions.close();
+        readOptions.close();
+    }
+}
