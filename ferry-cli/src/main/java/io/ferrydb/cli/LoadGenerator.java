@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -101,12 +102,13 @@ final class LoadGenerator {
     /** Runs warmup then the measured duration; returns the summary. */
     Map<String, Object> run(Consumer<Interval> onInterval) throws InterruptedException {
         AtomicBoolean stop = new AtomicBoolean();
+        CountDownLatch finished = new CountDownLatch(s.inflight());
         Thread[] workers = new Thread[s.threads()];
         int perThread = s.inflight() / s.threads();
         for (int t = 0; t < workers.length; t++) {
-            int permits = perThread + (t < s.inflight() % s.threads() ? 1 : 0);
+            int chains = perThread + (t < s.inflight() % s.threads() ? 1 : 0);
             long seed = s.seed() * 31 + t;
-            workers[t] = new Thread(() -> work(permits, seed, stop), "bench-" + t);
+            workers[t] = new Thread(() -> work(chains, seed, stop, finished), "bench-" + t);
             workers[t].setDaemon(true);
             workers[t].start();
         }
@@ -145,6 +147,7 @@ final class LoadGenerator {
         for (Thread t : workers) {
             t.join(10_000);
         }
+        finished.await(30, TimeUnit.SECONDS);
         r = reads.getIntervalHistogram(r);
         w = writes.getIntervalHistogram(w);
         readTotal.add(r);
@@ -152,37 +155,63 @@ final class LoadGenerator {
         return summary(readTotal, writeTotal, elapsedS);
     }
 
-    private void work(int permits, long seed, AtomicBoolean stop) {
-        Semaphore inflight = new Semaphore(permits);
-        SplittableRandom rnd = new SplittableRandom(seed);
-        KeyChooser keys = new KeyChooser(s, rnd);
-        WritePolicy policy = WritePolicy.DEFAULT.withDurability(s.durability());
-        Map<String, Object> bins = Map.of("v", value);
-        while (!stop.get()) {
-            try {
-                if (!inflight.tryAcquire(100, TimeUnit.MILLISECONDS)) {
-                    continue;
-                }
-            } catch (InterruptedException e) {
-                return;
-            }
-            Key key = Key.of(s.namespace(), s.set(), keys.next());
-            boolean read = rnd.nextDouble() < s.readRatio();
-            long t0 = System.nanoTime();
-            CompletableFuture<?> f = read ? client.async().get(key) : client.async().put(policy, key, bins);
-            f.whenComplete((x, t) -> {
-                long ns = System.nanoTime() - t0;
-                if (t != null) {
-                    errors.increment();
-                    FerryException fe = io.ferrydb.proto.Convert.toFerryException(t);
-                    errorsByCode.get(fe.code()).increment();
-                } else if (measuring.get()) {
-                    (read ? reads : writes).recordValue(Math.max(1, ns));
-                }
-                inflight.release();
-            });
+    /**
+     * Starts {@code chains} request chains: each issues its next request from the
+     * completion of the previous one (as Aerospike's async benchmark does), so the
+     * number in flight stays fixed without a thread hand-off per request.
+     */
+    private void work(int chains, long seed, AtomicBoolean stop, CountDownLatch finished) {
+        SplittableRandom threadRnd = new SplittableRandom(seed);
+        for (int i = 0; i < chains; i++) {
+            new Chain(threadRnd.split(), stop, finished).next();
         }
-        inflight.acquireUninterruptibly(permits);
+    }
+
+    private final class Chain {
+        private final SplittableRandom rnd;
+        private final KeyChooser keys;
+        private final AtomicBoolean stop;
+        private final CountDownLatch finished;
+        private final WritePolicy policy = WritePolicy.DEFAULT.withDurability(s.durability());
+        private final Map<String, Object> bins = Map.of("v", value);
+        private long t0;
+        private boolean read;
+
+        Chain(SplittableRandom rnd, AtomicBoolean stop, CountDownLatch finished) {
+            this.rnd = rnd;
+            this.keys = new KeyChooser(s, rnd);
+            this.stop = stop;
+            this.finished = finished;
+        }
+
+        void next() {
+            while (!stop.get()) {
+                Key key = Key.of(s.namespace(), s.set(), keys.next());
+                read = rnd.nextDouble() < s.readRatio();
+                t0 = System.nanoTime();
+                CompletableFuture<?> f = read ? client.async().get(key) : client.async().put(policy, key, bins);
+                if (!f.isDone()) {
+                    f.whenComplete((x, t) -> {
+                        done(t);
+                        next();
+                    });
+                    return;
+                }
+                // Completed at once (e.g. refused locally): loop instead of recursing.
+                done(f.handle((x, t) -> t).join());
+            }
+            finished.countDown();
+        }
+
+        private void done(Throwable t) {
+            long ns = System.nanoTime() - t0;
+            if (t != null) {
+                errors.increment();
+                errorsByCode.get(io.ferrydb.proto.Convert.toFerryException(t).code()).increment();
+            } else if (measuring.get()) {
+                (read ? reads : writes).recordValue(Math.max(1, ns));
+            }
+        }
     }
 
     private Map<String, Object> summary(Histogram r, Histogram w, double elapsedS) {

@@ -48,6 +48,7 @@ final class GrpcFerryClient implements FerryClient {
     private final FerryGrpc.FerryStub stub;
     private final FerryGrpc.FerryBlockingStub blocking;
     private volatile PipelinedSession session;
+    private final java.util.concurrent.ScheduledExecutorService sweeper;
     private final FerryAsyncClient async = new Async();
 
     GrpcFerryClient(ClientConfig config) {
@@ -59,6 +60,18 @@ final class GrpcFerryClient implements FerryClient {
                 .build();
         this.stub = FerryGrpc.newStub(channel);
         this.blocking = FerryGrpc.newBlockingStub(channel);
+        this.sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ferry-client-timeouts");
+            t.setDaemon(true);
+            return t;
+        });
+        long periodMs = Math.max(10, Math.min(100, config.requestTimeoutMs() / 10));
+        sweeper.scheduleWithFixedDelay(() -> {
+            PipelinedSession s = session;
+            if (s != null) {
+                s.expire(System.nanoTime());
+            }
+        }, periodMs, periodMs, TimeUnit.MILLISECONDS);
     }
 
     private PipelinedSession session() {
@@ -280,6 +293,7 @@ final class GrpcFerryClient implements FerryClient {
 
     @Override
     public void close() {
+        sweeper.shutdownNow();
         PipelinedSession s = session;
         if (s != null) {
             s.close();

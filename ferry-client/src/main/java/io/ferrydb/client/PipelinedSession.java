@@ -3,6 +3,7 @@ package io.ferrydb.client;
 import io.ferrydb.api.ErrorCode;
 import io.ferrydb.api.FerryException;
 import io.ferrydb.proto.Convert;
+import io.ferrydb.proto.FlushScope;
 import io.ferrydb.proto.FerryGrpc;
 import io.ferrydb.proto.SessionRequest;
 import io.ferrydb.proto.SessionRequests;
@@ -16,7 +17,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -28,13 +28,15 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class PipelinedSession implements ClientResponseObserver<SessionRequests, SessionResponses> {
     private final AtomicLong nextId = new AtomicLong();
-    private final Map<Long, CompletableFuture<SessionResponse>> pending = new ConcurrentHashMap<>();
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<SessionRequest> outbox = new ConcurrentLinkedQueue<>();
     private final AtomicInteger drainers = new AtomicInteger();
     private final int maxPerMessage;
     private final long timeoutMs;
     private volatile ClientCallStreamObserver<SessionRequests> requests;
     private volatile boolean broken;
+
+    private record Pending(CompletableFuture<SessionResponse> future, long deadlineNs) {}
 
     PipelinedSession(FerryGrpc.FerryStub stub, int maxPerMessage, long timeoutMs) {
         this.maxPerMessage = maxPerMessage;
@@ -58,16 +60,23 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
             f.completeExceptionally(new FerryException(ErrorCode.UNAVAILABLE, "session closed", null, false));
             return f;
         }
-        pending.put(id, f);
+        pending.put(id, new Pending(f, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs)));
         outbox.add(request.setId(id).build());
-        drain();
-        f.orTimeout(timeoutMs, TimeUnit.MILLISECONDS).exceptionally(t -> {
-            if (t instanceof TimeoutException) {
-                pending.remove(id);
-            }
-            return null;
-        });
+        // Inside a batch of answers (a callback issuing its next request), send once at the end.
+        if (!FlushScope.deferIfActive(this, this::drain)) {
+            drain();
+        }
         return f;
+    }
+
+    /** Fails requests past their deadline; called periodically by the client's sweeper. */
+    void expire(long nowNs) {
+        for (Map.Entry<Long, Pending> e : pending.entrySet()) {
+            if (nowNs - e.getValue().deadlineNs() > 0 && pending.remove(e.getKey(), e.getValue())) {
+                e.getValue().future().completeExceptionally(new FerryException(ErrorCode.DEADLINE_EXCEEDED,
+                        "no answer within " + timeoutMs + " ms", null, false));
+            }
+        }
     }
 
     private void drain() {
@@ -103,17 +112,19 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
 
     @Override
     public void onNext(SessionResponses batch) {
-        for (SessionResponse r : batch.getResponsesList()) {
-            CompletableFuture<SessionResponse> f = pending.remove(r.getId());
-            if (f == null) {
-                continue; // timed out already
+        FlushScope.run(() -> {
+            for (SessionResponse r : batch.getResponsesList()) {
+                Pending p = pending.remove(r.getId());
+                if (p == null) {
+                    continue; // timed out already
+                }
+                if (r.getStatus() == 0) {
+                    p.future().complete(r);
+                } else {
+                    p.future().completeExceptionally(new FerryException(Convert.errorCode(r.getStatus()), r.getMessage(), null, false));
+                }
             }
-            if (r.getStatus() == 0) {
-                f.complete(r);
-            } else {
-                f.completeExceptionally(new FerryException(Convert.errorCode(r.getStatus()), r.getMessage(), null, false));
-            }
-        }
+        });
     }
 
     @Override
@@ -129,9 +140,9 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
     private void fail(FerryException e) {
         broken = true;
         for (Long id : pending.keySet()) {
-            CompletableFuture<SessionResponse> f = pending.remove(id);
-            if (f != null) {
-                f.completeExceptionally(e.code() == ErrorCode.UNKNOWN
+            Pending p = pending.remove(id);
+            if (p != null) {
+                p.future().completeExceptionally(e.code() == ErrorCode.UNKNOWN
                         ? new FerryException(ErrorCode.UNAVAILABLE, e.reason(), e) : e);
             }
         }

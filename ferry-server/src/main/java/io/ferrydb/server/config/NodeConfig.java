@@ -71,7 +71,11 @@ public final class NodeConfig {
 
     public static NodeConfig load(Path file) {
         try {
-            NodeConfig c = mapper().readValue(file.toFile(), NodeConfig.class);
+            String text = java.nio.file.Files.readString(file);
+            if (text.isBlank()) {
+                return new NodeConfig().validate();
+            }
+            NodeConfig c = mapper().readValue(text, NodeConfig.class);
             return (c == null ? new NodeConfig() : c).validate();
         } catch (JsonMappingException e) {
             String path = e.getPath().stream()

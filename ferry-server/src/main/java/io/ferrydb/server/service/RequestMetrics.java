@@ -17,20 +17,29 @@ public final class RequestMetrics {
     private final MeterRegistry registry;
     private final Map<Op, Timer> timers = new EnumMap<>(Op.class);
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<Op, Counter> okCounters = new EnumMap<>(Op.class);
 
     public RequestMetrics(MeterRegistry registry) {
         this.registry = registry;
         for (Op op : Op.values()) {
             timers.put(op, Timer.builder("ferry_request").description("request latency at the server")
                     .tag("op", op.name().toLowerCase()).register(registry));
+            okCounters.put(op, counter(op, "ok"));
         }
+    }
+
+    private Counter counter(Op op, String status) {
+        return Counter.builder("ferry_requests").description("requests by operation and outcome")
+                .tag("op", op.name().toLowerCase()).tag("status", status).register(registry);
     }
 
     public void record(Op op, long startNs, ErrorCode errorOrNull) {
         timers.get(op).record(System.nanoTime() - startNs, TimeUnit.NANOSECONDS);
-        String status = errorOrNull == null ? "ok" : errorOrNull.name().toLowerCase();
-        counters.computeIfAbsent(op.name() + "/" + status, k -> Counter.builder("ferry_requests")
-                .description("requests by operation and outcome")
-                .tag("op", op.name().toLowerCase()).tag("status", status).register(registry)).increment();
+        if (errorOrNull == null) {
+            okCounters.get(op).increment();
+            return;
+        }
+        String status = errorOrNull.name().toLowerCase();
+        counters.computeIfAbsent(op.name() + "/" + status, k -> counter(op, status)).increment();
     }
 }

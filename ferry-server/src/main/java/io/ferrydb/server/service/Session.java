@@ -2,6 +2,7 @@ package io.ferrydb.server.service;
 
 import io.ferrydb.api.ErrorCode;
 import io.ferrydb.api.FerryException;
+import io.ferrydb.proto.FlushScope;
 import io.ferrydb.proto.SessionRequest;
 import io.ferrydb.proto.SessionRequests;
 import io.ferrydb.proto.SessionResponse;
@@ -68,7 +69,9 @@ final class Session implements StreamObserver<SessionRequests> {
             } else {
                 f.whenComplete((r, e) -> {
                     outbox.add(finish(req, f, start));
-                    drain();
+                    if (!FlushScope.deferIfActive(this, this::drain)) {
+                        drain();
+                    }
                 });
             }
         }

@@ -3,6 +3,7 @@ package io.ferrydb.server.storage;
 import io.ferrydb.api.ErrorCode;
 import io.ferrydb.api.FerryException;
 import io.ferrydb.core.storage.Storage;
+import io.ferrydb.proto.FlushScope;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -147,9 +148,12 @@ public final class GroupCommitter implements AutoCloseable {
         if (!batch.isEmpty()) {
             batchSize.record(batch.size());
         }
-        for (CompletableFuture<Void> f : batch) {
-            f.complete(null);
-        }
+        // One scope for the whole batch: each session sends its answers in one message.
+        FlushScope.run(() -> {
+            for (CompletableFuture<Void> f : batch) {
+                f.complete(null);
+            }
+        });
     }
 
     /** Syncs what is pending and stops. */

@@ -1,0 +1,77 @@
+package io.ferrydb.server.config;
+
+import io.ferrydb.api.Durability;
+import io.ferrydb.api.ErrorCode;
+import io.ferrydb.api.FerryException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class NodeConfigTest {
+    @TempDir
+    Path tmp;
+
+    private static Path repoRoot() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.exists(p.resolve("docs/ferry.yaml"))) {
+            p = p.getParent();
+        }
+        return p;
+    }
+
+    @Test
+    void documentedConfigLoadsAndMatchesTheEmbeddedDefaults() {
+        NodeConfig c = NodeConfig.load(repoRoot().resolve("docs/ferry.yaml"));
+        NodeConfig d = new NodeConfig();
+        assertEquals(d.toYaml(), c.toYaml(), "docs/ferry.yaml must show the embedded defaults");
+        assertEquals(7400, c.port);
+        assertEquals(Durability.SYNC, c.namespaceConfigs().get(0).defaultDurability());
+    }
+
+    @Test
+    void unknownKeyIsRefusedNamingItsPath() throws IOException {
+        Path f = tmp.resolve("bad.yaml");
+        Files.writeString(f, "namespaces:\n  - name: a\n    replication-factr: 2\n");
+        FerryException e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
+        assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+        assertTrue(e.getMessage().contains("namespaces[0].replication-factr"), e.getMessage());
+    }
+
+    @Test
+    void wrongTypeIsRefusedNamingTheField() throws IOException {
+        Path f = tmp.resolve("bad.yaml");
+        Files.writeString(f, "port: lots\n");
+        FerryException e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
+        assertTrue(e.getMessage().contains("'port'"), e.getMessage());
+    }
+
+    @Test
+    void outOfRangeValuesAreRefusedNamingTheField() throws IOException {
+        Path f = tmp.resolve("bad.yaml");
+        Files.writeString(f, "namespaces:\n  - name: a\n    max-record-size-bytes: 10\n");
+        FerryException e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
+        assertTrue(e.getMessage().contains("namespaces[0]") && e.getMessage().contains("max-record-size-bytes"), e.getMessage());
+
+        Files.writeString(f, "async-flush-ms: 0\n");
+        e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
+        assertTrue(e.getMessage().contains("async-flush-ms"), e.getMessage());
+
+        Files.writeString(f, "namespaces:\n  - name: a\n  - name: a\n");
+        e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
+        assertTrue(e.getMessage().contains("namespaces[1].name 'a' is configured twice"), e.getMessage());
+    }
+
+    @Test
+    void emptyFileGivesDefaults() throws IOException {
+        Path f = tmp.resolve("empty.yaml");
+        Files.writeString(f, "");
+        assertEquals(new NodeConfig().toYaml(), NodeConfig.load(f).toYaml());
+    }
+}

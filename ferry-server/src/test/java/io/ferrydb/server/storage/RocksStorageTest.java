@@ -1,0 +1,65 @@
+package io.ferrydb.server.storage;
+
+import io.ferrydb.core.storage.Batch;
+import io.ferrydb.core.storage.Column;
+import io.ferrydb.core.storage.Cursor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+class RocksStorageTest {
+    @TempDir
+    Path dir;
+
+    private static byte[] b(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void batchSpansColumnFamiliesAndSurvivesReopen() {
+        try (RocksStorage s = new RocksStorage(dir, 8 << 20)) {
+            s.write(new Batch().put(Column.DATA, b("k"), b("v")).put(Column.LOG, b("l1"), b("e1")).put(Column.META, b("m"), b("1")));
+            s.sync();
+        }
+        try (RocksStorage s = new RocksStorage(dir, 8 << 20)) {
+            assertArrayEquals(b("v"), s.get(Column.DATA, b("k")));
+            assertArrayEquals(b("e1"), s.get(Column.LOG, b("l1")));
+            assertArrayEquals(b("1"), s.get(Column.META, b("m")));
+            assertNull(s.get(Column.DATA, b("l1")), "column families are separate");
+        }
+    }
+
+    @Test
+    void scanIsBoundedAndOrderedAndDeleteRangeIsHalfOpen() {
+        try (RocksStorage s = new RocksStorage(dir, 8 << 20)) {
+            Batch batch = new Batch();
+            for (int i = 0; i < 10; i++) {
+                batch.put(Column.LOG, new byte[] {1, (byte) i}, new byte[] {(byte) i});
+            }
+            batch.put(Column.LOG, new byte[] {2, 0}, new byte[] {99});
+            s.write(batch);
+            assertEquals(List.of(3, 4, 5, 6), keys(s, new byte[] {1, 3}, new byte[] {1, 7}));
+            s.write(new Batch().deleteRange(Column.LOG, new byte[] {1, 0}, new byte[] {1, 5}));
+            assertEquals(List.of(5, 6, 7, 8, 9), keys(s, new byte[] {1}, new byte[] {2}));
+            assertEquals(1, keys(s, new byte[] {2}, new byte[] {3}).size());
+        }
+    }
+
+    private static List<Integer> keys(RocksStorage s, byte[] from, byte[] to) {
+        List<Integer> out = new ArrayList<>();
+        try (Cursor c = s.scan(Column.LOG, from, to)) {
+            while (c.next()) {
+                out.add((int) c.key()[1]);
+            }
+        }
+        return out;
+    }
+}
