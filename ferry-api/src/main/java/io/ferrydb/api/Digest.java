@@ -57,7 +57,12 @@ public final class Digest implements Comparable<Digest> {
         }
         byte[] b = new byte[Limits.DIGEST_LENGTH_BYTES];
         for (int i = 0; i < b.length; i++) {
-            b[i] = (byte) Integer.parseInt(hex.substring(2 * i, 2 * i + 2), 16);
+            int hi = Character.digit(hex.charAt(2 * i), 16);
+            int lo = Character.digit(hex.charAt(2 * i + 1), 16);
+            if (hi < 0 || lo < 0) {
+                throw FerryException.invalid("digest hex has a non-hex character near index %d", 2 * i);
+            }
+            b[i] = (byte) (hi << 4 | lo);
         }
         return new Digest(b);
     }

@@ -35,6 +35,12 @@ public final class Names {
             if (Character.isISOControl(c)) {
                 throw FerryException.invalid("%s contains control character 0x%02x at index %d", field, (int) c, i);
             }
+            // A lone surrogate would be stored as '?', letting two names share a digest.
+            if (Character.isHighSurrogate(c) && i + 1 < name.length() && Character.isLowSurrogate(name.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw FerryException.invalid("%s contains an unpaired UTF-16 surrogate at index %d", field, i);
+            }
         }
     }
 

@@ -42,6 +42,17 @@ public record LogEntry(int epoch, long lsn, long hlc, LogOp op, Digest digest, b
         return new LogEntry(epoch, lsn, hlc, op, digest, image);
     }
 
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof LogEntry e && epoch == e.epoch && lsn == e.lsn && hlc == e.hlc && op == e.op
+                && digest.equals(e.digest) && java.util.Arrays.equals(afterImage, e.afterImage);
+    }
+
+    @Override
+    public int hashCode() {
+        return Long.hashCode(lsn) * 31 + digest.hashCode();
+    }
+
     /** Reads only the hlc, for retention by age without decoding the image. */
     public static long hlcOf(byte[] encoded) {
         ByteReader r = new ByteReader(encoded);

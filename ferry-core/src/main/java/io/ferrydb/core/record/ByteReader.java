@@ -15,7 +15,7 @@ public final class ByteReader {
     }
 
     private void need(int n) {
-        Verify.that(n >= 0 && pos + n <= buf.length, "truncated encoding: need %d bytes at %d of %d", n, pos, buf.length);
+        Verify.that(n >= 0 && n <= buf.length - pos, "truncated encoding: need %d bytes at %d of %d", n, pos, buf.length);
     }
 
     public int u8() {
@@ -65,6 +65,10 @@ public final class ByteReader {
 
     public byte[] blob() {
         return bytes(i32());
+    }
+
+    public int remaining() {
+        return buf.length - pos;
     }
 
     public boolean atEnd() {

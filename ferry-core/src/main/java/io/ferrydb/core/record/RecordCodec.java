@@ -54,6 +54,8 @@ public final class RecordCodec {
         byte[] key = r.blob();
         int binCount = r.i32();
         Verify.that(binCount >= 0, "negative bin count %d", binCount);
+        // Each bin takes at least 2 bytes: a corrupt count fails here, not in an allocation.
+        Verify.that(binCount <= r.remaining() / 2, "bin count %d exceeds the %d bytes left", binCount, r.remaining());
         Map<String, Value> bins = new LinkedHashMap<>(Math.max(4, binCount * 2));
         for (int i = 0; i < binCount; i++) {
             String name = r.shortString();
@@ -102,6 +104,7 @@ public final class RecordCodec {
             case LIST -> {
                 int n = r.i32();
                 Verify.that(n >= 0, "negative list size %d", n);
+                Verify.that(n <= r.remaining(), "list size %d exceeds the %d bytes left", n, r.remaining());
                 List<Value> items = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     items.add(readValue(r));
@@ -111,6 +114,7 @@ public final class RecordCodec {
             case MAP -> {
                 int n = r.i32();
                 Verify.that(n >= 0, "negative map size %d", n);
+                Verify.that(n <= r.remaining() / 2, "map size %d exceeds the %d bytes left", n, r.remaining());
                 Map<Value, Value> m = new LinkedHashMap<>();
                 for (int i = 0; i < n; i++) {
                     Value k = readValue(r);

@@ -33,7 +33,9 @@ public final class WritePlanner {
             newBins.put(bin.name(), bin.value());
         }
         int generation = live ? StoredRecord.nextGeneration(current.generation()) : 1;
-        long expiresAt = expiresAt(ns, policy.ttlSeconds(), live ? current.expiresAtMs() : 0, nowMs);
+        long expiresAt = live && policy.ttlSeconds() == WritePolicy.TTL_DONT_UPDATE
+                ? current.expiresAtMs()
+                : expiresAt(ns, policy.ttlSeconds(), nowMs);
         StoredRecord record = new StoredRecord(key.set(), key.type(), key.userKeyBytes(), newBins, generation, hlc,
                 expiresAt, 0, false);
         byte[] encoded = RecordCodec.encode(record);
@@ -90,15 +92,20 @@ public final class WritePlanner {
         return null;
     }
 
-    /** Expiry for a TTL: Aerospike's meanings (0 default, -1 never, -2 keep, n seconds). */
-    public static long expiresAt(NamespaceConfig ns, long ttlSeconds, long currentExpiresAtMs, long nowMs) {
-        if (ttlSeconds == -1) {
+    /**
+     * Expiry for a TTL on a new record or a rewrite: Aerospike's meanings (0 namespace
+     * default, -1 never, n seconds). -2 (keep) is resolved by the caller; on a record
+     * that does not exist yet it means the namespace default.
+     */
+    public static long expiresAt(NamespaceConfig ns, long ttlSeconds, long nowMs) {
+        if (ttlSeconds == WritePolicy.TTL_NEVER_EXPIRE) {
             return 0;
         }
-        if (ttlSeconds == -2) {
-            return currentExpiresAtMs != 0 ? currentExpiresAtMs : expiresAt(ns, 0, 0, nowMs);
+        long ttl = ttlSeconds > 0 ? ttlSeconds : ns.defaultTtlSeconds();
+        if (ttl == 0) {
+            return 0;
         }
-        long ttl = ttlSeconds == 0 ? ns.defaultTtlSeconds() : ttlSeconds;
-        return ttl == 0 ? 0 : nowMs + ttl * 1000;
+        // Saturate instead of wrapping: a huge TTL must not produce an already-expired record.
+        return ttl > (Long.MAX_VALUE - nowMs) / 1000 ? Long.MAX_VALUE : nowMs + ttl * 1000;
     }
 }

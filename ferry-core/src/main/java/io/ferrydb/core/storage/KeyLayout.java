@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
  * data: u8 nsLen | ns | u16 partition | digest[20]
  * log:  u8 nsLen | ns | u16 partition | i64 lsn
  * meta partition high-water mark: 'P' | u8 nsLen | ns | u16 partition
- *      value: i32 epoch | i64 lastLsn
+ *      value: i32 epoch | i64 lastLsn | i64 lastHlc
  * </pre>
  */
 public final class KeyLayout {
@@ -91,7 +91,19 @@ public final class KeyLayout {
     }
 
     public static byte[] metaPartitionValue(int epoch, long lastLsn) {
-        byte[] v = new byte[12];
+        return metaPartitionValue(epoch, lastLsn, 0);
+    }
+
+    /**
+     * The high-water mark with the HLC of the last write: recovery takes the maximum,
+     * so the clock never goes back after a restart even when retention emptied a log.
+     */
+    public static byte[] metaPartitionValue(int epoch, long lastLsn, long lastHlc) {
+        byte[] v = new byte[20];
+        for (int i = 19; i >= 12; i--) {
+            v[i] = (byte) lastHlc;
+            lastHlc >>>= 8;
+        }
         for (int i = 3; i >= 0; i--) {
             v[i] = (byte) epoch;
             epoch >>>= 8;
@@ -105,6 +117,14 @@ public final class KeyLayout {
 
     public static int epochOfMeta(byte[] v) {
         return ((v[0] & 0xFF) << 24) | ((v[1] & 0xFF) << 16) | ((v[2] & 0xFF) << 8) | (v[3] & 0xFF);
+    }
+
+    public static long hlcOfMeta(byte[] v) {
+        long x = 0;
+        for (int i = 12; i < 20; i++) {
+            x = (x << 8) | (v[i] & 0xFF);
+        }
+        return x;
     }
 
     public static long lastLsnOfMeta(byte[] v) {

@@ -117,6 +117,7 @@ public final class RecordStore {
                 if (meta != null) {
                     ps.epoch = KeyLayout.epochOfMeta(meta);
                     metaLastLsn = KeyLayout.lastLsnOfMeta(meta);
+                    maxHlc = Math.max(maxHlc, KeyLayout.hlcOfMeta(meta));
                 }
                 byte[] prefix = KeyLayout.partitionPrefix(ns, ps.partition);
                 long prev = -1;
@@ -242,7 +243,7 @@ public final class RecordStore {
             batch.put(Column.DATA, dataKey, image);
         }
         batch.put(Column.LOG, logKey, logValue)
-                .put(Column.META, KeyLayout.metaPartitionKey(ns, ps.partition), KeyLayout.metaPartitionValue(ps.epoch, lsn));
+                .put(Column.META, KeyLayout.metaPartitionKey(ns, ps.partition), KeyLayout.metaPartitionValue(ps.epoch, lsn, ts));
         storage.write(batch);
         Verify.that(lsn == ps.lastLsn + 1, "log gap: last=%d lsn=%d", ps.lastLsn, lsn);
         ps.lastLsn = lsn;
@@ -312,13 +313,17 @@ public final class RecordStore {
      */
     public int purgeExpired(String ns, int partition, int maxRecords) {
         NamespaceState s = state(ns);
+        checkPartition(partition);
         long nowMs = clock.wallMillis();
         List<Digest> expired = new ArrayList<>();
         forEachRaw(ns, partition, (digest, r) -> {
+            if (expired.size() >= maxRecords) {
+                return false;
+            }
             if (!r.tombstone() && r.expiresAtMs() != 0 && r.expiresAtMs() <= nowMs) {
                 expired.add(digest);
             }
-            return expired.size() < maxRecords;
+            return true;
         });
         PartitionState ps = s.partitions[partition];
         int purged = 0;
@@ -341,13 +346,17 @@ public final class RecordStore {
     /** Drops tombstones older than the namespace's tombstone retention. Returns how many. */
     public int purgeTombstones(String ns, int partition, int maxRecords) {
         NamespaceState s = state(ns);
+        checkPartition(partition);
         long cutoffMs = clock.wallMillis() - s.config.tombstoneRetentionMs();
         List<Digest> old = new ArrayList<>();
         forEachRaw(ns, partition, (digest, r) -> {
+            if (old.size() >= maxRecords) {
+                return false;
+            }
             if (r.tombstone() && Hlc.physicalMs(r.lastUpdateHlc()) < cutoffMs) {
                 old.add(digest);
             }
-            return old.size() < maxRecords;
+            return true;
         });
         PartitionState ps = s.partitions[partition];
         int purged = 0;
@@ -386,6 +395,7 @@ public final class RecordStore {
      */
     public long trimLog(String ns, int partition) {
         NamespaceState s = state(ns);
+        checkPartition(partition);
         PartitionState ps = s.partitions[partition];
         long first;
         long bytes;

@@ -1,0 +1,376 @@
+package io.ferrydb.core.store;
+
+import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Durability;
+import io.ferrydb.api.ErrorCode;
+import io.ferrydb.api.FerryException;
+import io.ferrydb.api.Hlc;
+import io.ferrydb.api.Key;
+import io.ferrydb.api.Value;
+import io.ferrydb.api.WritePolicy;
+import io.ferrydb.core.clock.HybridLogicalClock;
+import io.ferrydb.core.clock.ManualClock;
+import io.ferrydb.core.log.LogEntry;
+import io.ferrydb.core.log.LogOp;
+import io.ferrydb.core.namespace.NamespaceConfig;
+import io.ferrydb.core.record.BinValidator;
+import io.ferrydb.core.record.RecordCodec;
+import io.ferrydb.core.record.StoredRecord;
+import io.ferrydb.core.storage.Column;
+import io.ferrydb.core.storage.KeyLayout;
+import io.ferrydb.core.storage.SimulatedStorage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RecordStoreTest {
+    private static final String NS = "test";
+    private static final String SET = "s";
+    private static final long T0 = 1_700_000_000_000L;
+    private static final long DAY_MS = 24L * 3600 * 1000;
+    /** Five keys that share partition P, so purges and trims act on one partition's log. */
+    private static final List<Key> KEYS = TestKeys.inPartition(NS, SET, Key.of(NS, SET, 0L).partition(), 5);
+    private static final int P = KEYS.get(0).partition();
+
+    private final ManualClock clock = new ManualClock(T0);
+    private final SimulatedStorage storage = new SimulatedStorage();
+    private RecordStore store;
+
+    private static NamespaceConfig config(long tombstoneRetentionMs, long logRetentionBytes, long logRetentionMs) {
+        return new NamespaceConfig(NS, 2, 0, 1024 * 1024, tombstoneRetentionMs, logRetentionBytes, logRetentionMs,
+                Durability.SYNC, CommitLevel.ALL);
+    }
+
+    private RecordStore open(NamespaceConfig config) {
+        store = RecordStore.open(storage, clock, new HybridLogicalClock(clock), List.of(config), n -> {});
+        return store;
+    }
+
+    /** Sync, then crash: nothing is lost, and the store is rebuilt from storage alone. */
+    private RecordStore restart(NamespaceConfig config) {
+        storage.sync();
+        storage.crash(new Random(0));
+        return open(config);
+    }
+
+    private static List<BinValidator.NamedValue> bin(long v) {
+        return List.of(new BinValidator.NamedValue("v", Value.of(v)));
+    }
+
+    private WriteOutcome.Written put(Key key, long value, long ttlSeconds) {
+        return assertInstanceOf(WriteOutcome.Written.class, store.put(key, bin(value), WritePolicy.DEFAULT.withTtlSeconds(ttlSeconds)));
+    }
+
+    private WriteOutcome.Written delete(Key key) {
+        return assertInstanceOf(WriteOutcome.Written.class, store.delete(key, WritePolicy.DEFAULT));
+    }
+
+    private List<LogEntry> log() {
+        return store.readLog(NS, P, 0, Integer.MAX_VALUE);
+    }
+
+    private List<Long> lsns() {
+        List<Long> out = new ArrayList<>();
+        for (LogEntry e : log()) {
+            out.add(e.lsn());
+        }
+        return out;
+    }
+
+    private byte[] rawData(Key key) {
+        return storage.get(Column.DATA, KeyLayout.dataKey(NS, key.digest()));
+    }
+
+    // ---- expiry ------------------------------------------------------------------------
+
+    @Test
+    void getHidesAnExpiredRecordBeforeItIsPurged() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        put(KEYS.get(0), 1, 5);
+        clock.advanceMillis(4_999);
+        assertNotNull(store.get(KEYS.get(0)));
+        clock.advanceMillis(1);
+        assertNull(store.get(KEYS.get(0)), "expired at exactly expiresAtMs");
+        assertNotNull(rawData(KEYS.get(0)), "still stored until purged");
+        assertEquals(0, store.scan(NS, P, null, r -> true), "scan hides it too");
+    }
+
+    @Test
+    void purgeExpiredRemovesExpiredRecordsAndLogsAnExpireEntry() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        put(KEYS.get(0), 1, 10);
+        put(KEYS.get(1), 2, 100);
+        WriteOutcome.Written last = put(KEYS.get(2), 3, -1);
+        clock.advanceMillis(10_000);
+
+        assertEquals(1, store.purgeExpired(NS, P, 100));
+
+        assertNull(rawData(KEYS.get(0)), "expired record removed from data");
+        assertNotNull(store.get(KEYS.get(1)));
+        assertNotNull(store.get(KEYS.get(2)));
+        List<LogEntry> log = log();
+        assertEquals(List.of(1L, 2L, 3L, 4L), lsns());
+        LogEntry expire = log.get(3);
+        assertEquals(LogOp.EXPIRE, expire.op());
+        assertEquals(KEYS.get(0).digest(), expire.digest());
+        assertTrue(expire.hlc() > last.hlc());
+        StoredRecord image = RecordCodec.decode(expire.afterImage());
+        assertTrue(image.tombstone());
+        assertEquals(2, image.generation());
+        assertEquals(4, store.partitionInfo(NS, P).lastLsn());
+        assertEquals(1, store.expiredPurged.sum());
+
+        assertEquals(0, store.purgeExpired(NS, P, 100), "nothing left to purge");
+        restart(config(DAY_MS, 1 << 20, DAY_MS));
+        assertEquals(4, store.partitionInfo(NS, P).lastLsn());
+        assertEquals(5, put(KEYS.get(0), 9, 0).lsn());
+        assertEquals(1, store.get(KEYS.get(0)).generation(), "a purged record starts over");
+    }
+
+    @Test
+    void purgeExpiredStopsAtMaxRecords() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        for (int i = 0; i < 3; i++) {
+            put(KEYS.get(i), i, 1);
+        }
+        clock.advanceMillis(1_000);
+        assertEquals(2, store.purgeExpired(NS, P, 2));
+        assertEquals(1, store.purgeExpired(NS, P, 2));
+        assertEquals(6, store.partitionInfo(NS, P).lastLsn());
+    }
+
+    // ---- tombstones ----------------------------------------------------------------------
+
+    @Test
+    void purgeTombstonesDropsOnlyTombstonesOlderThanRetention() {
+        NamespaceConfig config = config(1_000, 1 << 20, DAY_MS);
+        open(config);
+        for (int i = 0; i < 3; i++) {
+            put(KEYS.get(i), i, -1);
+        }
+        delete(KEYS.get(0));
+        clock.advanceMillis(800);
+        delete(KEYS.get(1));
+        long lastLsn = store.partitionInfo(NS, P).lastLsn();
+        clock.advanceMillis(700); // now T0+1500: the cutoff is T0+500
+
+        assertEquals(1, store.purgeTombstones(NS, P, 100));
+
+        assertNull(rawData(KEYS.get(0)), "old tombstone dropped");
+        StoredRecord young = RecordCodec.decode(rawData(KEYS.get(1)));
+        assertTrue(young.tombstone(), "young tombstone kept");
+        assertNotNull(store.get(KEYS.get(2)), "live record untouched");
+        assertEquals(lastLsn, store.partitionInfo(NS, P).lastLsn(), "dropping a tombstone is not logged");
+        assertEquals(1, store.tombstonesPurged.sum());
+
+        clock.advanceMillis(500); // now T0+2000: the cutoff is T0+1000
+        assertEquals(1, store.purgeTombstones(NS, P, 100));
+        assertNull(rawData(KEYS.get(1)));
+        assertNotNull(store.get(KEYS.get(2)));
+        assertEquals(0, store.purgeTombstones(NS, P, 100));
+    }
+
+    // ---- log trimming --------------------------------------------------------------------
+
+    @Test
+    void trimLogByBytesKeepsTheNewestEntriesAndLsnsContinue() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        for (int i = 0; i < 10; i++) {
+            put(KEYS.get(i % KEYS.size()), 1000 + i, -1);
+        }
+        long total = store.partitionInfo(NS, P).logBytes();
+        long entry = total / 10;
+        assertEquals(total, entry * 10, "entries of equal size");
+        // Room for three and a half entries: the newest three stay.
+        NamespaceConfig small = config(DAY_MS, entry * 3 + entry / 2, DAY_MS);
+        restart(small);
+
+        assertEquals(7, store.trimLog(NS, P));
+
+        PartitionInfo info = store.partitionInfo(NS, P);
+        assertEquals(8, info.firstLsn());
+        assertEquals(10, info.lastLsn());
+        assertEquals(3, info.logEntries());
+        assertEquals(3 * entry, info.logBytes());
+        assertEquals(List.of(8L, 9L, 10L), lsns());
+        assertEquals(List.of(8L, 9L, 10L), lsns(store.readLog(NS, P, 1, 100)), "reading from a trimmed lsn starts at the first kept");
+        assertEquals(0, store.trimLog(NS, P), "within retention now");
+        assertEquals(7, store.logEntriesTrimmed.sum());
+
+        assertEquals(11, put(KEYS.get(0), 1, -1).lsn());
+        restart(small);
+        info = store.partitionInfo(NS, P);
+        assertEquals(8, info.firstLsn());
+        assertEquals(11, info.lastLsn());
+        assertEquals(4 * entry, info.logBytes());
+        assertEquals(12, put(KEYS.get(1), 1, -1).lsn());
+        assertEquals(2, store.trimLog(NS, P));
+        assertEquals(List.of(10L, 11L, 12L), lsns());
+    }
+
+    @Test
+    void trimLogByAgeKeepsEntriesNewerThanRetention() {
+        NamespaceConfig config = config(DAY_MS, 1 << 20, 1_000);
+        open(config);
+        for (int i = 0; i < 3; i++) {
+            put(KEYS.get(i), i, -1);
+        }
+        clock.advanceMillis(600);
+        put(KEYS.get(3), 3, -1);
+        put(KEYS.get(4), 4, -1);
+        clock.advanceMillis(700); // now T0+1300: entries before T0+300 are too old
+
+        assertEquals(3, store.trimLog(NS, P));
+
+        assertEquals(List.of(4L, 5L), lsns());
+        assertEquals(4, store.partitionInfo(NS, P).firstLsn());
+        for (LogEntry e : log()) {
+            assertTrue(Hlc.physicalMs(e.hlc()) >= clock.wallMillis() - 1_000);
+        }
+        assertEquals(0, store.trimLog(NS, P));
+        restart(config);
+        assertEquals(List.of(4L, 5L), lsns(), "the trim survives a restart");
+        assertEquals(4, store.partitionInfo(NS, P).firstLsn());
+        assertEquals(6, put(KEYS.get(0), 9, -1).lsn());
+    }
+
+    @Test
+    void trimmingTheWholeLogKeepsTheLsnSequenceAcrossRestart() {
+        NamespaceConfig config = config(DAY_MS, 1 << 20, 1_000);
+        open(config);
+        for (int i = 0; i < 5; i++) {
+            put(KEYS.get(i), i, -1);
+        }
+        clock.advanceMillis(5_000);
+        assertEquals(5, store.trimLog(NS, P));
+        PartitionInfo info = store.partitionInfo(NS, P);
+        assertEquals(6, info.firstLsn());
+        assertEquals(5, info.lastLsn());
+        assertEquals(0, info.logEntries());
+        assertEquals(0, info.logBytes());
+        assertTrue(log().isEmpty());
+
+        restart(config);
+        info = store.partitionInfo(NS, P);
+        assertEquals(6, info.firstLsn(), "empty log: first = last + 1");
+        assertEquals(5, info.lastLsn());
+        assertEquals(6, put(KEYS.get(0), 9, -1).lsn());
+        assertEquals(List.of(6L), lsns());
+        for (int i = 1; i < 5; i++) {
+            assertNotNull(store.get(KEYS.get(i)), "trimming the log keeps the data");
+        }
+    }
+
+    @Test
+    void hlcDoesNotGoBackAfterRestartEvenWhenTheLogWasTrimmedAndTheWallClockWentBack() {
+        NamespaceConfig config = config(DAY_MS, 1 << 20, 1_000);
+        open(config);
+        long lastHlc = put(KEYS.get(0), 1, -1).hlc();
+        clock.advanceMillis(5_000);
+        assertEquals(1, store.trimLog(NS, P));
+        assertTrue(log().isEmpty());
+        clock.setWallMillis(T0 - 60_000);
+        restart(config);
+        long next = put(KEYS.get(1), 2, -1).hlc();
+        assertTrue(next > lastHlc, "hlc went back after restart: " + Hlc.format(next) + " <= " + Hlc.format(lastHlc));
+    }
+
+    // ---- scan ----------------------------------------------------------------------------
+
+    @Test
+    void scanFiltersBySetSkipsTombstonesAndVisitsInDigestOrder() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        List<Key> a = TestKeys.inPartition(NS, "a", P, 3);
+        List<Key> b = TestKeys.inPartition(NS, "b", P, 2);
+        for (Key k : a) {
+            assertInstanceOf(WriteOutcome.Written.class, store.put(k, bin(1), WritePolicy.DEFAULT));
+        }
+        for (Key k : b) {
+            assertInstanceOf(WriteOutcome.Written.class, store.put(k, bin(2), WritePolicy.DEFAULT));
+        }
+        delete(a.get(1));
+
+        List<StoredRecord> seen = new ArrayList<>();
+        assertEquals(2, store.scan(NS, P, "a", seen::add));
+        for (StoredRecord r : seen) {
+            assertEquals("a", r.set());
+            assertTrue(!r.tombstone());
+        }
+        List<Key> expected = new ArrayList<>(List.of(a.get(0), a.get(2)));
+        expected.sort((x, y) -> x.digest().compareTo(y.digest()));
+        assertEquals(expected, List.of(seen.get(0).key(NS), seen.get(1).key(NS)));
+
+        assertEquals(2, store.scan(NS, P, "b", r -> true));
+        assertEquals(4, store.scan(NS, P, null, r -> true));
+        assertEquals(0, store.scan(NS, P, "c", r -> true));
+        assertEquals(1, store.scan(NS, P, null, r -> false), "the visitor stops the scan");
+        assertEquals(0, store.scan(NS, (P + 1) % 4096, null, r -> true), "other partitions are separate");
+        assertEquals(0, storage.openCursorCount());
+    }
+
+    // ---- errors --------------------------------------------------------------------------
+
+    @Test
+    void unknownNamespaceIsInvalidArgumentNamingTheField() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        Key key = Key.of("nope", SET, 1L);
+        assertInvalid("key.namespace", () -> store.get(key));
+        assertInvalid("key.namespace", () -> store.put(key, bin(1), WritePolicy.DEFAULT));
+        assertInvalid("key.namespace", () -> store.delete(key, WritePolicy.DEFAULT));
+        FerryException e = assertInvalid("key.namespace", () -> store.scan("nope", 0, null, r -> true));
+        assertTrue(e.reason().contains("'nope'") && e.reason().contains("[test]"), e.reason());
+        assertEquals(0, storage.writeCount(), "nothing written");
+    }
+
+    @Test
+    void invalidBinsAndPartitionsAreInvalidArgument() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        assertInvalid("bins", () -> store.put(KEYS.get(0), List.of(), WritePolicy.DEFAULT));
+        assertInvalid("bins[0].name", () -> store.put(KEYS.get(0), List.of(new BinValidator.NamedValue("x".repeat(16), Value.of(1L))), WritePolicy.DEFAULT));
+        assertInvalid("partition", () -> store.readLog(NS, 4096, 0, 10));
+        assertInvalid("partition", () -> store.scan(NS, -1, null, r -> true));
+        assertEquals(0, store.partitionInfo(NS, P).lastLsn());
+    }
+
+    @Test
+    void aRefusedWriteChangesNothing() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        put(KEYS.get(0), 1, -1);
+        byte[] before = rawData(KEYS.get(0));
+        long writes = storage.writeCount();
+        WriteOutcome o = store.put(KEYS.get(0), bin(2), WritePolicy.DEFAULT.withExpectedGeneration(5));
+        WriteOutcome.Refused r = assertInstanceOf(WriteOutcome.Refused.class, o);
+        assertEquals(ErrorCode.FAILED_PRECONDITION, r.code());
+        assertEquals(writes, storage.writeCount());
+        assertArrayEquals(before, rawData(KEYS.get(0)));
+        assertInstanceOf(WriteOutcome.Absent.class, store.delete(KEYS.get(1), WritePolicy.DEFAULT));
+        assertEquals(writes, storage.writeCount());
+        assertEquals(1, store.partitionInfo(NS, P).lastLsn());
+    }
+
+    private static List<Long> lsns(List<LogEntry> entries) {
+        List<Long> out = new ArrayList<>();
+        for (LogEntry e : entries) {
+            out.add(e.lsn());
+        }
+        return out;
+    }
+
+    private static FerryException assertInvalid(String field, Executable call) {
+        FerryException e = assertThrows(FerryException.class, call);
+        assertEquals(ErrorCode.INVALID_ARGUMENT, e.code(), e.getMessage());
+        assertTrue(e.reason().startsWith(field), "should name " + field + ": " + e.reason());
+        return e;
+    }
+}
