@@ -62,7 +62,8 @@ final class ValueParser {
         }
         try {
             return fromJson(field, Output.JSON.readTree(s));
-        } catch (JsonProcessingException | FerryException e) {
+        } catch (JsonProcessingException e) {
+            // Not JSON: a plain string. JSON that is not a FerryDB value (null, int64 overflow) is refused.
             return Value.of(s);
         }
     }

@@ -300,7 +300,7 @@ final class GrpcFerryClient implements FerryClient {
         }
         channel.shutdown();
         try {
-            if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+            if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {
                 channel.shutdownNow();
             }
         } catch (InterruptedException e) {

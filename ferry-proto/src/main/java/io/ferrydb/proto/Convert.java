@@ -159,7 +159,7 @@ public final class Convert {
             case ALL -> CommitLevel.ALL;
             case UNRECOGNIZED -> throw FerryException.invalid("%s.commit_level has unknown value %d", field, p.getCommitLevelValue());
         };
-        if (p.getExpectedGeneration() > Integer.MAX_VALUE) {
+        if (p.getExpectedGeneration() < 0) { // uint32 on the wire, above int32 range
             throw FerryException.invalid("%s.expected_generation %d is out of range", field, Integer.toUnsignedLong(p.getExpectedGeneration()));
         }
         if (p.getTtlSeconds() < -2) {

@@ -237,10 +237,18 @@ public final class FerryNode implements AutoCloseable {
         state = state.to(State.STOPPING);
         LOG.info("node {} stopping", config.nodeId);
         if (grpc != null) {
+            // New calls are refused; requests in flight get up to 5 s to finish. Idle
+            // client sessions would keep the server open forever, so they are cancelled
+            // once nothing is in flight.
             grpc.shutdown();
             try {
-                if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                while (service.sessionInflight() > 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
+                if (!grpc.awaitTermination(100, TimeUnit.MILLISECONDS)) {
                     grpc.shutdownNow();
+                    grpc.awaitTermination(Math.max(1, (deadline - System.nanoTime()) / 1_000_000), TimeUnit.MILLISECONDS);
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -251,7 +259,13 @@ public final class FerryNode implements AutoCloseable {
             admin.close();
         }
         if (scanExecutor != null) {
+            // Scan threads hold RocksDB iterators: they must be gone before storage closes.
             scanExecutor.shutdownNow();
+            try {
+                scanExecutor.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         if (purger != null) {
             purger.close();

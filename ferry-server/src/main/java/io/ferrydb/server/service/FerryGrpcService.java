@@ -244,6 +244,7 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
         long max = request.getMaxRecords() == 0 ? Long.MAX_VALUE : request.getMaxRecords();
         long[] sent = {0};
         int total = end - begin;
+        int done = 0;
         try {
             for (int p = begin; p < end && sent[0] < max && !out.isCancelled(); p++) {
                 handler.store().scan(ns, p, set, r -> {
@@ -254,7 +255,7 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
                     out.onNext(ScanResponse.newBuilder().setRecord(RequestHandler.toProto(key, r, wanted, request.getMetadataOnly())).build());
                     return ++sent[0] < max;
                 });
-                int done = p - begin + 1;
+                done = p - begin + 1;
                 if (done % SCAN_PROGRESS_EVERY_PARTITIONS == 0 && done < total && awaitReady(out, ready)) {
                     out.onNext(progress(done, total, sent[0], false));
                 }
@@ -263,7 +264,8 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
                 metrics.record(Op.SCAN, start, ErrorCode.CANCELLED);
                 return;
             }
-            out.onNext(progress(total, total, sent[0], true));
+            // With max_records the scan may stop early: report the partitions actually covered.
+            out.onNext(progress(done, total, sent[0], true));
             out.onCompleted();
             metrics.record(Op.SCAN, start, null);
         } catch (RuntimeException e) {
