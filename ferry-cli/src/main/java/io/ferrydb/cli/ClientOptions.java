@@ -15,7 +15,10 @@ final class ClientOptions {
     @Option(names = "--timeout-ms", defaultValue = "10000", description = "Request timeout (default: ${DEFAULT-VALUE}).")
     long timeoutMs;
 
+    @Option(names = "--connections", defaultValue = "1", description = "Connections to the node; keys are spread over them by partition (default: ${DEFAULT-VALUE}).")
+    int connections;
+
     FerryClient connect() {
-        return FerryClient.connect(ClientConfig.of(host).withRequestTimeoutMs(timeoutMs));
+        return FerryClient.connect(ClientConfig.of(host).withRequestTimeoutMs(timeoutMs).withConnections(connections));
     }
 }

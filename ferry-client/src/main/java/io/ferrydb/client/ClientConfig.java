@@ -7,8 +7,17 @@ import io.ferrydb.api.FerryException;
  *
  * @param requestTimeoutMs deadline for every call
  * @param maxRequestsPerMessage how many pipelined requests share one message at most
+ * @param connections connections to the node; keys are spread over them by partition
+ *                    (so operations on one key stay in order), and the server serves each
+ *                    connection on its own transport thread
  */
-public record ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage) {
+public record ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage, int connections) {
+    public static final int DEFAULT_CONNECTIONS = 1;
+
+    public ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage) {
+        this(host, port, requestTimeoutMs, maxRequestsPerMessage, DEFAULT_CONNECTIONS);
+    }
+
     public static final int DEFAULT_PORT = 7400;
 
     public ClientConfig {
@@ -23,6 +32,9 @@ public record ClientConfig(String host, int port, long requestTimeoutMs, int max
         }
         if (maxRequestsPerMessage < 1) {
             throw FerryException.invalid("maxRequestsPerMessage must be >= 1, got %d", maxRequestsPerMessage);
+        }
+        if (connections < 1 || connections > 64) {
+            throw FerryException.invalid("connections must be 1..64, got %d", connections);
         }
     }
 
@@ -44,6 +56,10 @@ public record ClientConfig(String host, int port, long requestTimeoutMs, int max
     }
 
     public ClientConfig withRequestTimeoutMs(long ms) {
-        return new ClientConfig(host, port, ms, maxRequestsPerMessage);
+        return new ClientConfig(host, port, ms, maxRequestsPerMessage, connections);
+    }
+
+    public ClientConfig withConnections(int n) {
+        return new ClientConfig(host, port, requestTimeoutMs, maxRequestsPerMessage, n);
     }
 }

@@ -44,22 +44,28 @@ import java.util.concurrent.TimeoutException;
 /** The gRPC implementation of {@link FerryClient}. */
 final class GrpcFerryClient implements FerryClient {
     private final ClientConfig config;
-    private final ManagedChannel channel;
-    private final FerryGrpc.FerryStub stub;
+    private final ManagedChannel[] channels;
+    private final FerryGrpc.FerryStub[] stubs;
     private final FerryGrpc.FerryBlockingStub blocking;
-    private volatile PipelinedSession session;
+    private final PipelinedSession[] sessions;
     private final java.util.concurrent.ScheduledExecutorService sweeper;
     private final FerryAsyncClient async = new Async();
 
     GrpcFerryClient(ClientConfig config) {
         this.config = config;
-        this.channel = NettyChannelBuilder.forAddress(config.host(), config.port())
-                .usePlaintext()
-                .directExecutor()
-                .maxInboundMessageSize(64 * 1024 * 1024)
-                .build();
-        this.stub = FerryGrpc.newStub(channel);
-        this.blocking = FerryGrpc.newBlockingStub(channel);
+        int n = config.connections();
+        this.channels = new ManagedChannel[n];
+        this.stubs = new FerryGrpc.FerryStub[n];
+        this.sessions = new PipelinedSession[n];
+        for (int i = 0; i < n; i++) {
+            channels[i] = NettyChannelBuilder.forAddress(config.host(), config.port())
+                    .usePlaintext()
+                    .directExecutor()
+                    .maxInboundMessageSize(64 * 1024 * 1024)
+                    .build();
+            stubs[i] = FerryGrpc.newStub(channels[i]);
+        }
+        this.blocking = FerryGrpc.newBlockingStub(channels[0]);
         this.sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "ferry-client-timeouts");
             t.setDaemon(true);
@@ -67,21 +73,29 @@ final class GrpcFerryClient implements FerryClient {
         });
         long periodMs = Math.max(10, Math.min(100, config.requestTimeoutMs() / 10));
         sweeper.scheduleWithFixedDelay(() -> {
-            PipelinedSession s = session;
-            if (s != null) {
-                s.expire(System.nanoTime());
+            for (int i = 0; i < sessions.length; i++) {
+                PipelinedSession s = sessionAt(i);
+                if (s != null) {
+                    s.expire(System.nanoTime());
+                }
             }
         }, periodMs, periodMs, TimeUnit.MILLISECONDS);
     }
 
-    private PipelinedSession session() {
-        PipelinedSession s = session;
+    private synchronized PipelinedSession sessionAt(int i) {
+        return sessions[i];
+    }
+
+    /** The session of the key's partition: one key always travels on one connection, in order. */
+    private PipelinedSession session(Key key) {
+        int i = sessions.length == 1 ? 0 : key.partition() % sessions.length;
+        PipelinedSession s = sessionAt(i);
         if (s == null || s.isBroken()) {
             synchronized (this) {
-                s = session;
+                s = sessions[i];
                 if (s == null || s.isBroken()) {
-                    s = new PipelinedSession(stub, config.maxRequestsPerMessage(), config.requestTimeoutMs());
-                    session = s;
+                    s = new PipelinedSession(stubs[i], config.maxRequestsPerMessage(), config.requestTimeoutMs());
+                    sessions[i] = s;
                 }
             }
         }
@@ -107,13 +121,13 @@ final class GrpcFerryClient implements FerryClient {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return session().call(SessionRequest.newBuilder().setPut(req)).thenApply(r -> result(r.getPut().getAck()));
+        return session(key).call(SessionRequest.newBuilder().setPut(req)).thenApply(r -> result(r.getPut().getAck()));
     }
 
     @Override
     public CompletableFuture<Record> get(Key key, String... bins) {
         GetRequest req = GetRequest.newBuilder().setKey(Convert.toProto(key)).addAllBins(Arrays.asList(bins)).build();
-        return session().call(SessionRequest.newBuilder().setGet(req)).handle((r, t) -> {
+        return session(key).call(SessionRequest.newBuilder().setGet(req)).handle((r, t) -> {
             if (t == null) {
                 return Convert.fromProto(r.getGet().getRecord());
             }
@@ -127,14 +141,14 @@ final class GrpcFerryClient implements FerryClient {
 
     @Override
     public CompletableFuture<Boolean> exists(Key key) {
-        return session().call(SessionRequest.newBuilder().setExists(ExistsRequest.newBuilder().setKey(Convert.toProto(key))))
+        return session(key).call(SessionRequest.newBuilder().setExists(ExistsRequest.newBuilder().setKey(Convert.toProto(key))))
                 .thenApply(r -> r.getExists().getExists());
     }
 
     @Override
     public CompletableFuture<Boolean> delete(WritePolicy policy, Key key) {
         DeleteRequest req = DeleteRequest.newBuilder().setKey(Convert.toProto(key)).setPolicy(Convert.toProto(policy)).build();
-        return session().call(SessionRequest.newBuilder().setDelete(req)).thenApply(r -> r.getDelete().getExisted());
+        return session(key).call(SessionRequest.newBuilder().setDelete(req)).thenApply(r -> r.getDelete().getExisted());
     }
 
     }
@@ -294,18 +308,27 @@ final class GrpcFerryClient implements FerryClient {
     @Override
     public void close() {
         sweeper.shutdownNow();
-        PipelinedSession s = session;
-        if (s != null) {
-            s.close();
+        for (int i = 0; i < sessions.length; i++) {
+            PipelinedSession s = sessionAt(i);
+            if (s != null) {
+                s.close();
+            }
         }
-        channel.shutdown();
+        for (ManagedChannel channel : channels) {
+            channel.shutdown();
+        }
         try {
-            if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {
-                channel.shutdownNow();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            for (ManagedChannel channel : channels) {
+                if (!channel.awaitTermination(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                    channel.shutdownNow();
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            channel.shutdownNow();
+            for (ManagedChannel channel : channels) {
+                channel.shutdownNow();
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ import io.ferrydb.api.ErrorCode;
 import io.ferrydb.api.FerryException;
 import io.ferrydb.proto.Convert;
 import io.ferrydb.proto.FlushScope;
+import io.ferrydb.proto.LoopFlush;
 import io.ferrydb.proto.FerryGrpc;
 import io.ferrydb.proto.SessionRequest;
 import io.ferrydb.proto.SessionRequests;
@@ -33,6 +34,7 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
     private final AtomicInteger drainers = new AtomicInteger();
     private final int maxPerMessage;
     private final long timeoutMs;
+    private final LoopFlush loopFlush = new LoopFlush(this::drain);
     private volatile ClientCallStreamObserver<SessionRequests> requests;
     private volatile boolean broken;
 
@@ -64,7 +66,7 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
         outbox.add(request.setId(id).build());
         // Inside a batch of answers (a callback issuing its next request), send once at the end.
         if (!FlushScope.deferIfActive(this, this::drain)) {
-            drain();
+            loopFlush.request();
         }
         return f;
     }

@@ -120,6 +120,7 @@ public final class FerryNode implements AutoCloseable {
         });
         service = new FerryGrpcService(new RequestHandler(store, committer), requestMetrics, this::info,
                 scanExecutor, config.maxBatchSize, config.sessionMaxInflight);
+        service.bindMetrics(registry);
         Gauge.builder("ferry_sessions_open", service, FerryGrpcService::sessionsOpen).description("open pipelined client sessions").register(registry);
         Gauge.builder("ferry_session_inflight", service, FerryGrpcService::sessionInflight).description("session requests in flight").register(registry);
         try {

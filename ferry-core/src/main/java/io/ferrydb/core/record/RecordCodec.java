@@ -65,6 +65,20 @@ public final class RecordCodec {
         return new StoredRecord(set, keyType, key, bins, generation, hlc, expiresAt, origin, (flags & FLAG_TOMBSTONE) != 0);
     }
 
+    /** The metadata a background pass needs, read without decoding key or bins. */
+    public record Header(boolean tombstone, int generation, long lastUpdateHlc, long expiresAtMs) {}
+
+    public static Header peekHeader(byte[] bytes) {
+        ByteReader r = new ByteReader(bytes);
+        int version = r.u8();
+        Verify.that(version == VERSION, "unknown record version %d", version);
+        int flags = r.u8();
+        int generation = r.i32();
+        long hlc = r.i64();
+        long expiresAt = r.i64();
+        return new Header((flags & FLAG_TOMBSTONE) != 0, generation, hlc, expiresAt);
+    }
+
     static void writeValue(ByteWriter w, Value v) {
         w.u8(v.type().tag());
         if (v instanceof Value.IntValue i) {

@@ -25,11 +25,13 @@ import io.ferrydb.core.storage.KeyLayout;
 import io.ferrydb.core.storage.Storage;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongConsumer;
 import java.util.function.Predicate;
 
@@ -64,25 +66,42 @@ public final class RecordStore {
         final NamespaceConfig config;
         final PartitionState[] partitions = new PartitionState[Limits.PARTITION_COUNT];
 
-        NamespaceState(NamespaceConfig config) {
+        NamespaceState(NamespaceConfig config, int index) {
             this.config = config;
             for (int p = 0; p < partitions.length; p++) {
-                partitions[p] = new PartitionState(p);
+                partitions[p] = new PartitionState((long) index * Limits.PARTITION_COUNT + p, p);
             }
         }
     }
 
-    /** Guarded by its own monitor. */
+    /** Fields guarded by {@link #lock}. */
     private static final class PartitionState {
+        final ReentrantLock lock = new ReentrantLock();
+        /** Global lock order: namespace index × 4096 + partition. */
+        final long order;
         final int partition;
         int epoch = INITIAL_EPOCH;
         long lastLsn;
+        long lastHlc;
         long firstLsn = 1;
         long logBytes;
         long logEntries;
+        // Staged by a batch being built, committed after its write succeeds.
+        long stagedLsn;
+        long stagedBytes;
+        long stagedHlc;
 
-        PartitionState(int partition) {
+        PartitionState(long order, int partition) {
+            this.order = order;
             this.partition = partition;
+        }
+
+        void lock() {
+            lock.lock();
+        }
+
+        void unlock() {
+            lock.unlock();
         }
     }
 
@@ -91,7 +110,7 @@ public final class RecordStore {
         this.clock = clock;
         this.hlc = hlc;
         for (NamespaceConfig c : configs) {
-            Verify.that(namespaces.put(c.name(), new NamespaceState(c)) == null, "namespace %s configured twice", c.name());
+            Verify.that(namespaces.put(c.name(), new NamespaceState(c, namespaces.size())) == null, "namespace %s configured twice", c.name());
         }
     }
 
@@ -106,6 +125,11 @@ public final class RecordStore {
         return store;
     }
 
+    /**
+     * Rebuilds every partition's position. The log is authoritative; {@code meta}
+     * holds the high-water mark written when retention trims the log, so the LSN
+     * sequence continues even when a whole log was trimmed.
+     */
     private void recover(LongConsumer progress) {
         long scanned = 0;
         long maxHlc = 0;
@@ -118,6 +142,7 @@ public final class RecordStore {
                     ps.epoch = KeyLayout.epochOfMeta(meta);
                     metaLastLsn = KeyLayout.lastLsnOfMeta(meta);
                     maxHlc = Math.max(maxHlc, KeyLayout.hlcOfMeta(meta));
+                    ps.lastHlc = KeyLayout.hlcOfMeta(meta);
                 }
                 byte[] prefix = KeyLayout.partitionPrefix(ns, ps.partition);
                 long prev = -1;
@@ -127,23 +152,28 @@ public final class RecordStore {
                         Verify.that(prev == -1 || lsn == prev + 1, "log gap in %s/%d: %d then %d", ns, ps.partition, prev, lsn);
                         if (prev == -1) {
                             ps.firstLsn = lsn;
+                            Verify.that(lsn <= metaLastLsn + 1, "log of %s/%d starts at %d but the trimmed high-water mark is %d",
+                                    ns, ps.partition, lsn, metaLastLsn);
                         }
                         prev = lsn;
                         ps.logBytes += c.key().length + c.value().length;
                         ps.logEntries++;
-                        maxHlc = Math.max(maxHlc, LogEntry.hlcOf(c.value()));
+                        long entryHlc = LogEntry.hlcOf(c.value());
+                        maxHlc = Math.max(maxHlc, entryHlc);
+                        ps.lastHlc = Math.max(ps.lastHlc, entryHlc);
                         if (++scanned % 100_000 == 0) {
                             progress.accept(scanned);
                         }
                     }
                 }
                 if (prev != -1) {
-                    Verify.that(prev == metaLastLsn, "partition %s/%d: log ends at %d but meta says %d", ns, ps.partition, prev, metaLastLsn);
-                }
-                ps.lastLsn = metaLastLsn;
-                if (ps.logEntries == 0) {
+                    Verify.that(prev >= metaLastLsn, "partition %s/%d: log ends at %d below the high-water mark %d", ns, ps.partition, prev, metaLastLsn);
+                    ps.lastLsn = prev;
+                } else {
+                    ps.lastLsn = metaLastLsn;
                     ps.firstLsn = metaLastLsn + 1;
                 }
+                ps.stagedLsn = ps.lastLsn;
             }
         }
         // The HLC must not go back across a restart even if the wall clock did.
@@ -186,69 +216,162 @@ public final class RecordStore {
     }
 
     public WriteOutcome put(Key key, List<BinValidator.NamedValue> bins, WritePolicy policy) {
-        NamespaceState ns = state(key.namespace());
+        state(key.namespace());
         BinValidator.check("bins", bins);
-        Digest digest = key.digest();
-        PartitionState ps = ns.partitions[digest.partition()];
-        synchronized (ps) {
-            StoredRecord current = readRaw(ns.config.name(), digest);
-            long nowMs = clock.wallMillis();
-            long ts = hlc.now();
-            WritePlan plan = WritePlanner.planPut(ns.config, key, current, bins, policy, nowMs, ts);
-            if (plan instanceof WritePlan.Refuse r) {
-                return new WriteOutcome.Refused(r.code(), r.message());
-            }
-            WritePlan.Apply apply = (WritePlan.Apply) plan;
-            long lsn = append(ns.config.name(), ps, LogOp.PUT, digest, ts, apply.encoded(), false);
-            putsApplied.increment();
-            return new WriteOutcome.Written(ps.epoch, lsn, apply.record().generation(), ts);
-        }
+        return writeAll(List.of(new WriteOp.Put(key, bins, policy))).get(0);
     }
 
     public WriteOutcome delete(Key key, WritePolicy policy) {
-        NamespaceState ns = state(key.namespace());
-        Digest digest = key.digest();
-        PartitionState ps = ns.partitions[digest.partition()];
-        synchronized (ps) {
-            StoredRecord current = readRaw(ns.config.name(), digest);
-            long ts = hlc.now();
-            WritePlan plan = WritePlanner.planDelete(current, policy, clock.wallMillis(), ts);
-            if (plan == null) {
-                return new WriteOutcome.Absent();
-            }
-            if (plan instanceof WritePlan.Refuse r) {
-                return new WriteOutcome.Refused(r.code(), r.message());
-            }
-            WritePlan.Apply apply = (WritePlan.Apply) plan;
-            long lsn = append(ns.config.name(), ps, LogOp.DELETE, digest, ts, apply.encoded(), false);
-            deletesApplied.increment();
-            return new WriteOutcome.Written(ps.epoch, lsn, apply.record().generation(), ts);
-        }
+        state(key.namespace());
+        return writeAll(List.of(new WriteOp.Delete(key, policy))).get(0);
     }
 
     /**
-     * Writes data (or removes it), the log entry and the high-water mark in one batch.
-     * Caller holds the partition lock.
+     * Applies writes in order as one atomic storage batch: the partitions involved are
+     * locked in a global order, each write sees the ones before it (also to the same
+     * key), and LSNs are assigned per partition in order. One WriteBatch for many
+     * writes shares the WAL append and the write-thread hand-off between them.
+     * Invalid writes are refused individually; the others still apply.
      */
-    private long append(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData) {
-        long lsn = ps.lastLsn + 1;
+    public List<WriteOutcome> writeAll(List<WriteOp> ops) {
+        WriteOutcome[] out = new WriteOutcome[ops.size()];
+        PartitionState[] pss = new PartitionState[ops.size()];
+        List<PartitionState> locks = new ArrayList<>();
+        for (int i = 0; i < ops.size(); i++) {
+            WriteOp op = ops.get(i);
+            try {
+                NamespaceState ns = state(op.key().namespace());
+                if (op instanceof WriteOp.Put put) {
+                    BinValidator.check("bins", put.bins());
+                }
+                pss[i] = ns.partitions[op.key().digest().partition()];
+                if (!locks.contains(pss[i])) {
+                    locks.add(pss[i]);
+                }
+            } catch (FerryException e) {
+                out[i] = new WriteOutcome.Refused(e.code(), e.reason());
+            }
+        }
+        locks.sort((a, b) -> Long.compare(a.order, b.order));
+        for (PartitionState ps : locks) {
+            ps.lock();
+        }
+        try {
+            Batch batch = new Batch();
+            Map<String, StoredRecord> overlay = new HashMap<>();
+            long nowMs = clock.wallMillis();
+            for (int i = 0; i < ops.size(); i++) {
+                if (out[i] == null) {
+                    out[i] = stageOne(ops.get(i), pss[i], batch, overlay, nowMs);
+                }
+            }
+            if (!batch.isEmpty()) {
+                try {
+                    storage.write(batch);
+                } catch (RuntimeException e) {
+                    for (PartitionState ps : locks) {
+                        unstage(ps);
+                    }
+                    throw e;
+                }
+            }
+            for (PartitionState ps : locks) {
+                commitStaged(ps);
+            }
+        } finally {
+            for (int i = locks.size() - 1; i >= 0; i--) {
+                locks.get(i).unlock();
+            }
+        }
+        for (WriteOutcome o : out) {
+            if (o instanceof WriteOutcome.Written w) {
+                if (w.op() == LogOp.DELETE) {
+                    deletesApplied.increment();
+                } else {
+                    putsApplied.increment();
+                }
+            }
+        }
+        return java.util.Arrays.asList(out);
+    }
+
+    private WriteOutcome stageOne(WriteOp op, PartitionState ps, Batch batch, Map<String, StoredRecord> overlay, long nowMs) {
+        String ns = op.key().namespace();
+        Digest digest = op.key().digest();
+        String overlayKey = ns + '/' + digest.toHex();
+        StoredRecord current = overlay.containsKey(overlayKey) ? overlay.get(overlayKey) : readRaw(ns, digest);
+        long ts = hlc.now();
+        WritePlan plan;
+        LogOp logOp;
+        if (op instanceof WriteOp.Put put) {
+            plan = WritePlanner.planPut(namespaces.get(ns).config, put.key(), current, put.bins(), put.policy(), nowMs, ts);
+            logOp = LogOp.PUT;
+        } else {
+            plan = WritePlanner.planDelete(current, op.policy(), nowMs, ts);
+            logOp = LogOp.DELETE;
+            if (plan == null) {
+                return new WriteOutcome.Absent();
+            }
+        }
+        if (plan instanceof WritePlan.Refuse r) {
+            return new WriteOutcome.Refused(r.code(), r.message());
+        }
+        WritePlan.Apply apply = (WritePlan.Apply) plan;
+        long lsn = stage(ns, ps, logOp, digest, ts, apply.encoded(), false, batch);
+        overlay.put(overlayKey, apply.record());
+        return new WriteOutcome.Written(ps.epoch, lsn, apply.record().generation(), ts, logOp);
+    }
+
+    /**
+     * Adds a change and its log entry to {@code batch} and stages the partition's next
+     * LSN. Caller holds the partition lock and later commits or unstages.
+     */
+    private long stage(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData, Batch batch) {
+        long lsn = ps.stagedLsn + 1;
         LogEntry entry = new LogEntry(ps.epoch, lsn, ts, op, digest, image);
         byte[] logKey = KeyLayout.logKey(ns, ps.partition, lsn);
         byte[] logValue = entry.encode();
-        Batch batch = new Batch();
         byte[] dataKey = KeyLayout.dataKey(ns, digest);
         if (removeData) {
             batch.delete(Column.DATA, dataKey);
         } else {
             batch.put(Column.DATA, dataKey, image);
         }
-        batch.put(Column.LOG, logKey, logValue)
-                .put(Column.META, KeyLayout.metaPartitionKey(ns, ps.partition), KeyLayout.metaPartitionValue(ps.epoch, lsn, ts));
-        storage.write(batch);
-        Verify.that(lsn == ps.lastLsn + 1, "log gap: last=%d lsn=%d", ps.lastLsn, lsn);
-        ps.lastLsn = lsn;
-        ps.logBytes += logKey.length + logValue.length;
-        ps.logEntries++;
+        batch.put(Column.LOG, logKey, logValue);
+        ps.stagedLsn = lsn;
+        ps.stagedBytes += logKey.length + logValue.length;
+        ps.stagedHlc = ts;
+        return lsn;
+    }
+
+    private static void commitStaged(PartitionState ps) {
+        long added = ps.stagedLsn - ps.lastLsn;
+        Verify.that(added >= 0, "staged lsn %d below last %d", ps.stagedLsn, ps.lastLsn);
+        if (added > 0) {
+            ps.lastLsn = ps.stagedLsn;
+            ps.logEntries += added;
+            ps.logBytes += ps.stagedBytes;
+            ps.lastHlc = ps.stagedHlc;
+        }
+        ps.stagedBytes = 0;
+    }
+
+    private static void unstage(PartitionState ps) {
+        ps.stagedLsn = ps.lastLsn;
+        ps.stagedBytes = 0;
+    }
+
+    /** Writes one change and its log entry on its own. Caller holds the partition lock. */
+    private long append(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData) {
+        Batch batch = new Batch();
+        long lsn = stage(ns, ps, op, digest, ts, image, removeData, batch);
+        try {
+            storage.write(batch);
+        } catch (RuntimeException e) {
+            unstage(ps);
+            throw e;
+        }
+        commitStaged(ps);
         return lsn;
     }
 
@@ -296,8 +419,11 @@ public final class RecordStore {
     public PartitionInfo partitionInfo(String ns, int partition) {
         checkPartition(partition);
         PartitionState ps = state(ns).partitions[partition];
-        synchronized (ps) {
+        ps.lock();
+        try {
             return new PartitionInfo(ns, partition, ps.epoch, ps.firstLsn, ps.lastLsn, ps.logBytes, ps.logEntries);
+        } finally {
+            ps.unlock();
         }
     }
 
@@ -316,11 +442,11 @@ public final class RecordStore {
         checkPartition(partition);
         long nowMs = clock.wallMillis();
         List<Digest> expired = new ArrayList<>();
-        forEachRaw(ns, partition, (digest, r) -> {
+        forEachHeader(ns, partition, (digest, h) -> {
             if (expired.size() >= maxRecords) {
                 return false;
             }
-            if (!r.tombstone() && r.expiresAtMs() != 0 && r.expiresAtMs() <= nowMs) {
+            if (!h.tombstone() && h.expiresAtMs() != 0 && h.expiresAtMs() <= nowMs) {
                 expired.add(digest);
             }
             return true;
@@ -328,7 +454,8 @@ public final class RecordStore {
         PartitionState ps = s.partitions[partition];
         int purged = 0;
         for (Digest d : expired) {
-            synchronized (ps) {
+            ps.lock();
+            try {
                 StoredRecord r = readRaw(ns, d);
                 // Re-check under the lock: a write may have renewed the record meanwhile.
                 if (r == null || r.tombstone() || r.expiresAtMs() == 0 || r.expiresAtMs() > clock.wallMillis()) {
@@ -337,6 +464,8 @@ public final class RecordStore {
                 long ts = hlc.now();
                 append(ns, ps, LogOp.EXPIRE, d, ts, RecordCodec.encode(StoredRecord.tombstone(r, ts)), true);
                 purged++;
+            } finally {
+                ps.unlock();
             }
         }
         expiredPurged.add(purged);
@@ -349,11 +478,11 @@ public final class RecordStore {
         checkPartition(partition);
         long cutoffMs = clock.wallMillis() - s.config.tombstoneRetentionMs();
         List<Digest> old = new ArrayList<>();
-        forEachRaw(ns, partition, (digest, r) -> {
+        forEachHeader(ns, partition, (digest, h) -> {
             if (old.size() >= maxRecords) {
                 return false;
             }
-            if (r.tombstone() && Hlc.physicalMs(r.lastUpdateHlc()) < cutoffMs) {
+            if (h.tombstone() && Hlc.physicalMs(h.lastUpdateHlc()) < cutoffMs) {
                 old.add(digest);
             }
             return true;
@@ -361,28 +490,32 @@ public final class RecordStore {
         PartitionState ps = s.partitions[partition];
         int purged = 0;
         for (Digest d : old) {
-            synchronized (ps) {
+            ps.lock();
+            try {
                 StoredRecord r = readRaw(ns, d);
                 if (r == null || !r.tombstone() || Hlc.physicalMs(r.lastUpdateHlc()) >= cutoffMs) {
                     continue;
                 }
                 storage.write(new Batch().delete(Column.DATA, KeyLayout.dataKey(ns, d)));
                 purged++;
+            } finally {
+                ps.unlock();
             }
         }
         tombstonesPurged.add(purged);
         return purged;
     }
 
-    private interface RawVisitor {
-        boolean visit(Digest digest, StoredRecord r);
+    private interface HeaderVisitor {
+        boolean visit(Digest digest, RecordCodec.Header header);
     }
 
-    private void forEachRaw(String ns, int partition, RawVisitor visitor) {
+    /** Background passes read only record headers: no key, no bins. */
+    private void forEachHeader(String ns, int partition, HeaderVisitor visitor) {
         byte[] prefix = KeyLayout.partitionPrefix(ns, partition);
         try (Cursor c = storage.scan(Column.DATA, prefix, KeyLayout.prefixEnd(prefix))) {
             while (c.next()) {
-                if (!visitor.visit(KeyLayout.digestOfDataKey(c.key()), RecordCodec.decode(c.value()))) {
+                if (!visitor.visit(KeyLayout.digestOfDataKey(c.key()), RecordCodec.peekHeader(c.value()))) {
                     return;
                 }
             }
@@ -399,9 +532,12 @@ public final class RecordStore {
         PartitionState ps = s.partitions[partition];
         long first;
         long bytes;
-        synchronized (ps) {
+        ps.lock();
+        try {
             first = ps.firstLsn;
             bytes = ps.logBytes;
+        } finally {
+            ps.unlock();
         }
         long cutoffMs = clock.wallMillis() - s.config.logRetentionMs();
         long maxBytes = s.config.logRetentionBytes();
@@ -423,13 +559,21 @@ public final class RecordStore {
         if (newFirst == first) {
             return 0;
         }
-        synchronized (ps) {
+        ps.lock();
+        try {
             Verify.that(ps.firstLsn == first, "log of %s/%d trimmed concurrently", ns, partition);
-            storage.write(new Batch().deleteRange(Column.LOG, KeyLayout.logKey(ns, partition, first), KeyLayout.logKey(ns, partition, newFirst)));
+            // The high-water mark goes with the trim, so the LSN sequence survives a
+            // restart even when the whole log was trimmed.
+            storage.write(new Batch()
+                    .deleteRange(Column.LOG, KeyLayout.logKey(ns, partition, first), KeyLayout.logKey(ns, partition, newFirst))
+                    .put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(ps.epoch, ps.lastLsn, ps.lastHlc)));
             ps.firstLsn = newFirst;
             ps.logBytes -= trimmedBytes;
             ps.logEntries -= newFirst - first;
-            Verify.that(ps.logEntries >= 0 && ps.logBytes >= 0, "log accounting of %s/%d went negative", ns, partition);
+            Verify.that(ps.logEntries >= 0, "log entry count of %s/%d went negative", ns, partition);
+            Verify.that(ps.logBytes >= 0, "log bytes of %s/%d went negative", ns, partition);
+        } finally {
+            ps.unlock();
         }
         logEntriesTrimmed.add(newFirst - first);
         return newFirst - first;

@@ -6,7 +6,7 @@ import io.ferrydb.api.ErrorCode;
 public sealed interface WriteOutcome permits WriteOutcome.Written, WriteOutcome.Refused, WriteOutcome.Absent {
 
     /** The change is applied and logged at {@code (epoch, lsn)}; not yet durable. */
-    record Written(int epoch, long lsn, int generation, long hlc) implements WriteOutcome {}
+    record Written(int epoch, long lsn, int generation, long hlc, io.ferrydb.core.log.LogOp op) implements WriteOutcome {}
 
     record Refused(ErrorCode code, String message) implements WriteOutcome {}
 

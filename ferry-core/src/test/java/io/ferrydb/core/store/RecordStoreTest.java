@@ -286,6 +286,37 @@ class RecordStoreTest {
         assertTrue(next > lastHlc, "hlc went back after restart: " + Hlc.format(next) + " <= " + Hlc.format(lastHlc));
     }
 
+    @Test
+    void writeAllAppliesInOrderSeesEarlierWritesAndRefusesIndividually() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        Key a = KEYS.get(0);
+        Key b = KEYS.get(1);
+        List<WriteOutcome> out = store.writeAll(List.of(
+                new WriteOp.Put(a, bin(1), WritePolicy.DEFAULT),
+                new WriteOp.Put(a, bin(2), WritePolicy.DEFAULT.withExists(io.ferrydb.api.RecordExistsAction.UPDATE_ONLY)),
+                new WriteOp.Delete(b, WritePolicy.DEFAULT),
+                new WriteOp.Put(Key.of("nope", SET, "x"), bin(3), WritePolicy.DEFAULT),
+                new WriteOp.Put(b, bin(4), WritePolicy.DEFAULT.withExists(io.ferrydb.api.RecordExistsAction.CREATE_ONLY)),
+                new WriteOp.Put(b, bin(5), WritePolicy.DEFAULT.withExists(io.ferrydb.api.RecordExistsAction.CREATE_ONLY))));
+        WriteOutcome.Written first = assertInstanceOf(WriteOutcome.Written.class, out.get(0));
+        WriteOutcome.Written second = assertInstanceOf(WriteOutcome.Written.class, out.get(1));
+        assertEquals(1, first.generation());
+        assertEquals(2, second.generation(), "the second write sees the first, in the same batch");
+        assertEquals(first.lsn() + 1, second.lsn());
+        assertInstanceOf(WriteOutcome.Absent.class, out.get(2));
+        WriteOutcome.Refused badNs = assertInstanceOf(WriteOutcome.Refused.class, out.get(3));
+        assertEquals(ErrorCode.INVALID_ARGUMENT, badNs.code());
+        assertTrue(badNs.message().contains("key.namespace"), badNs.message());
+        WriteOutcome.Written created = assertInstanceOf(WriteOutcome.Written.class, out.get(4));
+        assertEquals(second.lsn() + 1, created.lsn(), "refused and absent writes take no lsn");
+        assertEquals(ErrorCode.ALREADY_EXISTS, assertInstanceOf(WriteOutcome.Refused.class, out.get(5)).code());
+        assertEquals(List.of(1L, 2L, 3L), lsns());
+        assertEquals(Value.of(2L), store.get(a).bins().get("v"));
+        assertEquals(Value.of(4L), store.get(b).bins().get("v"));
+        restart(config(DAY_MS, 1 << 20, DAY_MS));
+        assertEquals(4, put(KEYS.get(2), 6, -1).lsn(), "lsns continue after the batch across a restart");
+    }
+
     // ---- scan ----------------------------------------------------------------------------
 
     @Test

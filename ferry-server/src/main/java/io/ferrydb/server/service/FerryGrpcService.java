@@ -58,6 +58,19 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
     private final int sessionMaxInflight;
     final AtomicLong sessionsOpen = new AtomicLong();
     final AtomicLong sessionInflight = new AtomicLong();
+    final java.util.concurrent.atomic.LongAdder sessionMessagesIn = new java.util.concurrent.atomic.LongAdder();
+    final java.util.concurrent.atomic.LongAdder sessionMessagesOut = new java.util.concurrent.atomic.LongAdder();
+    final java.util.concurrent.atomic.LongAdder sessionRequests = new java.util.concurrent.atomic.LongAdder();
+
+    /** Binds the session counters: requests per message in each direction show how well batching works. */
+    public void bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+        io.micrometer.core.instrument.FunctionCounter.builder("ferry_session_messages_in", sessionMessagesIn, java.util.concurrent.atomic.LongAdder::sum)
+                .description("pipelined-session messages received").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("ferry_session_messages_out", sessionMessagesOut, java.util.concurrent.atomic.LongAdder::sum)
+                .description("pipelined-session messages sent").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("ferry_session_requests", sessionRequests, java.util.concurrent.atomic.LongAdder::sum)
+                .description("requests received on pipelined sessions").register(registry);
+    }
 
     public FerryGrpcService(RequestHandler handler, RequestMetrics metrics, Supplier<InfoResponse> info,
                             ExecutorService scanExecutor, int maxBatchSize, int sessionMaxInflight) {
@@ -126,9 +139,31 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
     public void batchWrite(BatchWriteRequest request, StreamObserver<BatchWriteResponse> out) {
         unary(Op.BATCH_WRITE, out, () -> {
             checkBatchSize("ops", request.getOpsCount());
+            // Valid ops are applied as one storage batch; invalid ones fail on their own.
             List<CompletableFuture<BatchWriteResult>> results = new ArrayList<>(request.getOpsCount());
+            List<RequestHandler.PreparedWrite> prepared = new ArrayList<>();
+            List<Integer> preparedIndex = new ArrayList<>();
             for (int i = 0; i < request.getOpsCount(); i++) {
-                results.add(batchOp("ops[" + i + "]", request.getOps(i)));
+                WriteOp op = request.getOps(i);
+                String field = "ops[" + i + "]";
+                try {
+                    prepared.add(switch (op.getOpCase()) {
+                        case PUT -> handler.preparePut(op.getPut());
+                        case DELETE -> handler.prepareDelete(op.getDelete());
+                        case OP_NOT_SET -> throw FerryException.invalid("%s has neither put nor delete", field);
+                    });
+                    preparedIndex.add(i);
+                    results.add(null);
+                } catch (RuntimeException e) {
+                    results.add(CompletableFuture.completedFuture(failed(field, e)));
+                }
+            }
+            List<CompletableFuture<com.google.protobuf.Message>> committed = handler.commit(prepared);
+            for (int j = 0; j < committed.size(); j++) {
+                String field = "ops[" + preparedIndex.get(j) + "]";
+                results.set(preparedIndex.get(j), committed.get(j).handle((m, t) -> t != null ? failed(field, t)
+                        : m instanceof DeleteResponse d ? BatchWriteResult.newBuilder().setAck(d.getAck()).setExisted(d.getExisted()).build()
+                        : BatchWriteResult.newBuilder().setAck(((PutResponse) m).getAck()).build()));
             }
             return CompletableFuture.allOf(results.toArray(new CompletableFuture[0])).thenApply(v -> {
                 BatchWriteResponse.Builder b = BatchWriteResponse.newBuilder();
@@ -140,22 +175,9 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
         });
     }
 
-    private CompletableFuture<BatchWriteResult> batchOp(String field, WriteOp op) {
-        CompletableFuture<BatchWriteResult> f;
-        try {
-            f = switch (op.getOpCase()) {
-                case PUT -> handler.put(op.getPut()).thenApply(r -> BatchWriteResult.newBuilder().setAck(r.getAck()).build());
-                case DELETE -> handler.delete(op.getDelete())
-                        .thenApply(r -> BatchWriteResult.newBuilder().setAck(r.getAck()).setExisted(r.getExisted()).build());
-                case OP_NOT_SET -> throw FerryException.invalid("%s has neither put nor delete", field);
-            };
-        } catch (RuntimeException e) {
-            f = CompletableFuture.failedFuture(e);
-        }
-        return f.exceptionally(t -> {
-            FerryException fe = RequestHandler.failure(t);
-            return BatchWriteResult.newBuilder().setStatus(statusCode(fe)).setMessage(field + ": " + fe.reason()).build();
-        });
+    private static BatchWriteResult failed(String field, Throwable t) {
+        FerryException fe = RequestHandler.failure(t);
+        return BatchWriteResult.newBuilder().setStatus(statusCode(fe)).setMessage(field + ": " + fe.reason()).build();
     }
 
     private void checkBatchSize(String field, int n) {

@@ -10,7 +10,9 @@ import io.ferrydb.core.namespace.NamespaceConfig;
 import io.ferrydb.core.record.BinValidator;
 import io.ferrydb.core.record.StoredRecord;
 import io.ferrydb.core.store.RecordStore;
+import io.ferrydb.core.store.WriteOp;
 import io.ferrydb.core.store.WriteOutcome;
+import com.google.protobuf.Message;
 import io.ferrydb.proto.Bin;
 import io.ferrydb.proto.Convert;
 import io.ferrydb.proto.DeleteRequest;
@@ -39,6 +41,9 @@ import java.util.concurrent.CompletableFuture;
  * {@link FerryException}s whose message names the field.
  */
 public final class RequestHandler {
+    /** Writes per storage batch when a message carries many. */
+    static final int COMMIT_CHUNK = 16;
+
     private final RecordStore store;
     private final GroupCommitter committer;
 
@@ -51,7 +56,14 @@ public final class RequestHandler {
         return store;
     }
 
-    public CompletableFuture<PutResponse> put(PutRequest req) {
+    /** A decoded and validated put or delete, ready to be applied with others in one batch. */
+    public record PreparedWrite(WriteOp op, NamespaceConfig ns) {
+        boolean isDelete() {
+            return op instanceof WriteOp.Delete;
+        }
+    }
+
+    public PreparedWrite preparePut(PutRequest req) {
         requireKey(req.hasKey());
         Key key = Convert.fromProto("key", req.getKey());
         NamespaceConfig ns = store.namespace("key.namespace", key.namespace());
@@ -63,24 +75,87 @@ public final class RequestHandler {
             }
             bins.add(new BinValidator.NamedValue(b.getName(), Convert.fromProto("bins[" + i + "].value", b.getValue())));
         }
-        WritePolicy policy = Convert.fromProto("policy", req.getPolicy());
-        WriteOutcome outcome = store.put(key, bins, policy);
-        WriteOutcome.Written w = written(outcome);
-        PutResponse resp = PutResponse.newBuilder().setAck(ack(w)).build();
-        return durable(ns, policy, resp);
+        BinValidator.check("bins", bins);
+        return new PreparedWrite(new WriteOp.Put(key, bins, Convert.fromProto("policy", req.getPolicy())), ns);
     }
 
-    public CompletableFuture<DeleteResponse> delete(DeleteRequest req) {
+    public PreparedWrite prepareDelete(DeleteRequest req) {
         requireKey(req.hasKey());
         Key key = Convert.fromProto("key", req.getKey());
         NamespaceConfig ns = store.namespace("key.namespace", key.namespace());
-        WritePolicy policy = Convert.fromProto("policy", req.getPolicy());
-        WriteOutcome outcome = store.delete(key, policy);
-        if (outcome instanceof WriteOutcome.Absent) {
-            return CompletableFuture.completedFuture(DeleteResponse.newBuilder().setExisted(false).build());
+        return new PreparedWrite(new WriteOp.Delete(key, Convert.fromProto("policy", req.getPolicy())), ns);
+    }
+
+    /**
+     * Applies the writes in order as one storage batch and answers each: a
+     * {@link PutResponse} or {@link DeleteResponse}, or a failure carrying its status.
+     * SYNC writes of the batch share one wait for fsync.
+     */
+    public List<CompletableFuture<Message>> commit(List<PreparedWrite> writes) {
+        if (writes.size() <= COMMIT_CHUNK) {
+            return commitChunk(writes);
         }
-        WriteOutcome.Written w = written(outcome);
-        return durable(ns, policy, DeleteResponse.newBuilder().setExisted(true).setAck(ack(w)).build());
+        // Chunks pipeline storage and fsync: the group-commit thread syncs one chunk
+        // while this thread writes the next, instead of one fsync after all of them.
+        List<CompletableFuture<Message>> out = new ArrayList<>(writes.size());
+        for (int from = 0; from < writes.size(); from += COMMIT_CHUNK) {
+            out.addAll(commitChunk(writes.subList(from, Math.min(writes.size(), from + COMMIT_CHUNK))));
+        }
+        return out;
+    }
+
+    private List<CompletableFuture<Message>> commitChunk(List<PreparedWrite> writes) {
+        List<WriteOp> ops = new ArrayList<>(writes.size());
+        for (PreparedWrite w : writes) {
+            ops.add(w.op());
+        }
+        List<WriteOutcome> outcomes = store.writeAll(ops);
+        List<CompletableFuture<Message>> out = new ArrayList<>(writes.size());
+        CompletableFuture<Void> durable = null;
+        boolean asyncWritten = false;
+        for (int i = 0; i < writes.size(); i++) {
+            PreparedWrite w = writes.get(i);
+            WriteOutcome outcome = outcomes.get(i);
+            if (outcome instanceof WriteOutcome.Refused r) {
+                out.add(CompletableFuture.failedFuture(new FerryException(r.code(), r.message(), null, false)));
+                continue;
+            }
+            Message resp;
+            if (outcome instanceof WriteOutcome.Written written) {
+                resp = w.isDelete()
+                        ? DeleteResponse.newBuilder().setExisted(true).setAck(ack(written)).build()
+                        : PutResponse.newBuilder().setAck(ack(written)).build();
+            } else {
+                out.add(CompletableFuture.completedFuture(DeleteResponse.newBuilder().setExisted(false).build()));
+                continue;
+            }
+            WritePolicy policy = w.op().policy();
+            Durability d = policy.durability() != null ? policy.durability() : w.ns().defaultDurability();
+            if (d == Durability.ASYNC) {
+                asyncWritten = true;
+                out.add(CompletableFuture.completedFuture(resp));
+            } else {
+                // Ack only after fsync, so a crash cannot lose an acknowledged SYNC write.
+                if (durable == null) {
+                    durable = committer.awaitDurable();
+                }
+                out.add(durable.thenApply(v -> resp));
+            }
+        }
+        if (asyncWritten) {
+            committer.asyncWritten();
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<PutResponse> put(PutRequest req) {
+        return (CompletableFuture<PutResponse>) (CompletableFuture<?>) commit(List.of(preparePut(req))).get(0);
+    }
+
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<DeleteResponse> delete(DeleteRequest req) {
+        return (CompletableFuture<DeleteResponse>) (CompletableFuture<?>) commit(List.of(prepareDelete(req))).get(0);
     }
 
     public GetResponse get(GetRequest req) {
@@ -133,25 +208,8 @@ public final class RequestHandler {
         }
     }
 
-    private static WriteOutcome.Written written(WriteOutcome outcome) {
-        if (outcome instanceof WriteOutcome.Refused r) {
-            throw new FerryException(r.code(), r.message(), null, false);
-        }
-        return (WriteOutcome.Written) outcome;
-    }
-
     private static WriteAck ack(WriteOutcome.Written w) {
         return WriteAck.newBuilder().setEpoch(w.epoch()).setLsn(w.lsn()).setGeneration(w.generation()).setHlc(w.hlc()).build();
-    }
-
-    private <T> CompletableFuture<T> durable(NamespaceConfig ns, WritePolicy policy, T response) {
-        Durability d = policy.durability() != null ? policy.durability() : ns.defaultDurability();
-        if (d == Durability.ASYNC) {
-            committer.asyncWritten();
-            return CompletableFuture.completedFuture(response);
-        }
-        // Ack only after fsync, so a crash cannot lose an acknowledged SYNC write.
-        return committer.awaitDurable().thenApply(v -> response);
     }
 
     /** Maps any failure to a FerryException; unexpected ones become INTERNAL. */

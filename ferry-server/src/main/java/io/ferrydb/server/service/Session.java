@@ -3,6 +3,7 @@ package io.ferrydb.server.service;
 import io.ferrydb.api.ErrorCode;
 import io.ferrydb.api.FerryException;
 import io.ferrydb.proto.FlushScope;
+import io.ferrydb.proto.LoopFlush;
 import io.ferrydb.proto.SessionRequest;
 import io.ferrydb.proto.SessionRequests;
 import io.ferrydb.proto.SessionResponse;
@@ -38,6 +39,7 @@ final class Session implements StreamObserver<SessionRequests> {
     private final AtomicInteger inflight = new AtomicInteger();
     private final ConcurrentLinkedQueue<SessionResponse> outbox = new ConcurrentLinkedQueue<>();
     private final AtomicInteger drainers = new AtomicInteger();
+    private final LoopFlush loopFlush = new LoopFlush(this::drain);
     private volatile boolean inboundDone;
     private volatile boolean closed;
 
@@ -53,7 +55,10 @@ final class Session implements StreamObserver<SessionRequests> {
 
     @Override
     public void onNext(SessionRequests batch) {
+        service.sessionMessagesIn.increment();
+        service.sessionRequests.add(batch.getRequestsCount());
         List<SessionResponse> ready = new ArrayList<>(batch.getRequestsCount());
+        List<PendingWrite> writes = new ArrayList<>();
         for (SessionRequest req : batch.getRequestsList()) {
             long start = System.nanoTime();
             if (inflight.incrementAndGet() > maxInflight) {
@@ -63,22 +68,70 @@ final class Session implements StreamObserver<SessionRequests> {
                 continue;
             }
             service.sessionInflight.incrementAndGet();
-            CompletableFuture<SessionResponse> f = handle(req);
+            switch (req.getOpCase()) {
+                case PUT, DELETE -> {
+                    try {
+                        writes.add(new PendingWrite(req, start, req.getOpCase() == SessionRequest.OpCase.PUT
+                                ? handler.preparePut(req.getPut()) : handler.prepareDelete(req.getDelete())));
+                    } catch (RuntimeException e) {
+                        ready.add(finish(req, CompletableFuture.failedFuture(e), start));
+                    }
+                }
+                default -> {
+                    // A read sees every write sent before it on this session.
+                    commitWrites(writes, ready);
+                    ready.add(finish(req, read(req), start));
+                }
+            }
+        }
+        commitWrites(writes, ready);
+        if (!ready.isEmpty()) {
+            outbox.addAll(ready);
+            // Answer at the end of this event-loop cycle, together with every other
+            // message read in it.
+            loopFlush.request();
+        }
+    }
+
+    private record PendingWrite(SessionRequest req, long startNs, RequestHandler.PreparedWrite write) {}
+
+    /** Applies the consecutive writes gathered so far as one storage batch. */
+    private void commitWrites(List<PendingWrite> writes, List<SessionResponse> ready) {
+        if (writes.isEmpty()) {
+            return;
+        }
+        List<RequestHandler.PreparedWrite> prepared = new ArrayList<>(writes.size());
+        for (PendingWrite w : writes) {
+            prepared.add(w.write());
+        }
+        List<CompletableFuture<com.google.protobuf.Message>> results;
+        try {
+            results = handler.commit(prepared);
+        } catch (RuntimeException e) {
+            for (PendingWrite w : writes) {
+                ready.add(finish(w.req(), CompletableFuture.failedFuture(e), w.startNs()));
+            }
+            writes.clear();
+            return;
+        }
+        for (int i = 0; i < writes.size(); i++) {
+            PendingWrite w = writes.get(i);
+            long id = w.req().getId();
+            CompletableFuture<SessionResponse> f = results.get(i).thenApply(m -> m instanceof io.ferrydb.proto.PutResponse put
+                    ? SessionResponse.newBuilder().setId(id).setPut(put).build()
+                    : SessionResponse.newBuilder().setId(id).setDelete((io.ferrydb.proto.DeleteResponse) m).build());
             if (f.isDone()) {
-                ready.add(finish(req, f, start));
+                ready.add(finish(w.req(), f, w.startNs()));
             } else {
                 f.whenComplete((r, e) -> {
-                    outbox.add(finish(req, f, start));
+                    outbox.add(finish(w.req(), f, w.startNs()));
                     if (!FlushScope.deferIfActive(this, this::drain)) {
-                        drain();
+                        loopFlush.request();
                     }
                 });
             }
         }
-        if (!ready.isEmpty()) {
-            outbox.addAll(ready);
-            drain();
-        }
+        writes.clear();
     }
 
     private SessionResponse finish(SessionRequest req, CompletableFuture<SessionResponse> f, long start) {
@@ -106,15 +159,13 @@ final class Session implements StreamObserver<SessionRequests> {
         };
     }
 
-    private CompletableFuture<SessionResponse> handle(SessionRequest req) {
+    private CompletableFuture<SessionResponse> read(SessionRequest req) {
         long id = req.getId();
         try {
             return switch (req.getOpCase()) {
-                case PUT -> handler.put(req.getPut()).thenApply(r -> SessionResponse.newBuilder().setId(id).setPut(r).build());
-                case DELETE -> handler.delete(req.getDelete()).thenApply(r -> SessionResponse.newBuilder().setId(id).setDelete(r).build());
                 case GET -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setGet(handler.get(req.getGet())).build());
                 case EXISTS -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setExists(handler.exists(req.getExists())).build());
-                case OP_NOT_SET -> throw FerryException.invalid("requests[id=%d] has no operation (put, get, delete or exists)", id);
+                default -> throw FerryException.invalid("requests[id=%d] has no operation (put, get, delete or exists)", id);
             };
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
@@ -157,6 +208,7 @@ final class Session implements StreamObserver<SessionRequests> {
             return;
         }
         try {
+            service.sessionMessagesOut.increment();
             out.onNext(msg);
         } catch (RuntimeException e) {
             close();
