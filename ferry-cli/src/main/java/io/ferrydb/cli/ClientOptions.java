@@ -18,7 +18,11 @@ final class ClientOptions {
     @Option(names = "--connections", defaultValue = "1", description = "Connections to the node; keys are spread over them by partition (default: ${DEFAULT-VALUE}).")
     int connections;
 
+    @Option(names = "--requests-per-message", defaultValue = "16", description = "Most pipelined requests in one message (default: ${DEFAULT-VALUE}).")
+    int requestsPerMessage;
+
     FerryClient connect() {
-        return FerryClient.connect(ClientConfig.of(host).withRequestTimeoutMs(timeoutMs).withConnections(connections));
+        return FerryClient.connect(ClientConfig.of(host).withRequestTimeoutMs(timeoutMs).withConnections(connections)
+                .withMaxRequestsPerMessage(requestsPerMessage));
     }
 }

@@ -100,6 +100,35 @@ class ClientIT {
 
     // ---- put and write policies ----
 
+    /**
+     * Pipelined without waiting: put then get (and put, delete, exists) of the same key
+     * travel in the same messages; writes go through the storage threads, reads must
+     * still see every write sent before them on the session.
+     */
+    @Test
+    void pipelinedReadsSeeEarlierWritesOfTheSameSession() throws Exception {
+        List<CompletableFuture<Record>> gets = new ArrayList<>();
+        List<CompletableFuture<Boolean>> existsAfterDelete = new ArrayList<>();
+        int n = 2000;
+        for (int i = 0; i < n; i++) {
+            Key k = Key.of(NS, "order", "k" + i);
+            client.async().put(WritePolicy.DEFAULT.withDurability(i % 2 == 0 ? Durability.ASYNC : Durability.SYNC), k, Map.of("v", i));
+            gets.add(client.async().get(k));
+            if (i % 10 == 0) {
+                client.async().delete(WritePolicy.DEFAULT.withDurability(Durability.ASYNC), k);
+                existsAfterDelete.add(client.async().exists(k));
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            Record r = gets.get(i).get(10, TimeUnit.SECONDS);
+            assertNotNull(r, "get right after put of k" + i);
+            assertEquals((long) i, r.binJava("v"), "k" + i);
+        }
+        for (CompletableFuture<Boolean> e : existsAfterDelete) {
+            assertFalse(e.get(10, TimeUnit.SECONDS), "exists right after delete");
+        }
+    }
+
     @Test
     void upsertCreatesThenMergesBins() {
         Key k = key("policy", "upsert");

@@ -13,6 +13,11 @@ import io.ferrydb.api.FerryException;
  */
 public record ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage, int connections) {
     public static final int DEFAULT_CONNECTIONS = 1;
+    /**
+     * Small enough that several messages are in flight at 64 outstanding requests, so
+     * the server's transport and storage stages (and the client) work at the same time.
+     */
+    public static final int DEFAULT_REQUESTS_PER_MESSAGE = 16;
 
     public ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage) {
         this(host, port, requestTimeoutMs, maxRequestsPerMessage, DEFAULT_CONNECTIONS);
@@ -45,11 +50,11 @@ public record ClientConfig(String host, int port, long requestTimeoutMs, int max
         }
         int colon = hostPort.lastIndexOf(':');
         if (colon < 0) {
-            return new ClientConfig(hostPort, DEFAULT_PORT, 10_000, 512);
+            return new ClientConfig(hostPort, DEFAULT_PORT, 10_000, DEFAULT_REQUESTS_PER_MESSAGE);
         }
         String host = hostPort.substring(0, colon);
         try {
-            return new ClientConfig(host, Integer.parseInt(hostPort.substring(colon + 1)), 10_000, 512);
+            return new ClientConfig(host, Integer.parseInt(hostPort.substring(colon + 1)), 10_000, DEFAULT_REQUESTS_PER_MESSAGE);
         } catch (NumberFormatException e) {
             throw FerryException.invalid("--host must be HOST:PORT, got '%s'", hostPort);
         }
@@ -57,6 +62,10 @@ public record ClientConfig(String host, int port, long requestTimeoutMs, int max
 
     public ClientConfig withRequestTimeoutMs(long ms) {
         return new ClientConfig(host, port, ms, maxRequestsPerMessage, connections);
+    }
+
+    public ClientConfig withMaxRequestsPerMessage(int n) {
+        return new ClientConfig(host, port, requestTimeoutMs, n, connections);
     }
 
     public ClientConfig withConnections(int n) {

@@ -15,6 +15,7 @@ import io.ferrydb.server.maintenance.Purger;
 import io.ferrydb.server.service.FerryGrpcService;
 import io.ferrydb.server.service.RequestHandler;
 import io.ferrydb.server.service.RequestMetrics;
+import io.ferrydb.server.service.WritePipeline;
 import io.ferrydb.server.storage.GroupCommitter;
 import io.ferrydb.server.storage.RocksStorage;
 import io.grpc.Server;
@@ -76,6 +77,7 @@ public final class FerryNode implements AutoCloseable {
     private FerryGrpcService service;
     private AdminHttpServer admin;
     private ExecutorService scanExecutor;
+    private WritePipeline writePipeline;
 
     private FerryNode(NodeConfig config) {
         this.config = config.validate();
@@ -118,8 +120,9 @@ public final class FerryNode implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        writePipeline = new WritePipeline(config.storageThreads, config.writeQueueCapacity, registry);
         service = new FerryGrpcService(new RequestHandler(store, committer), requestMetrics, this::info,
-                scanExecutor, config.maxBatchSize, config.sessionMaxInflight);
+                scanExecutor, config.maxBatchSize, config.sessionMaxInflight, writePipeline);
         service.bindMetrics(registry);
         Gauge.builder("ferry_sessions_open", service, FerryGrpcService::sessionsOpen).description("open pipelined client sessions").register(registry);
         Gauge.builder("ferry_session_inflight", service, FerryGrpcService::sessionInflight).description("session requests in flight").register(registry);
@@ -258,6 +261,9 @@ public final class FerryNode implements AutoCloseable {
         }
         if (admin != null) {
             admin.close();
+        }
+        if (writePipeline != null) {
+            writePipeline.close();
         }
         if (scanExecutor != null) {
             // Scan threads hold RocksDB iterators: they must be gone before storage closes.

@@ -4,59 +4,80 @@ import io.ferrydb.api.Digest;
 import io.ferrydb.core.Verify;
 
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Byte layout of keys. Big-endian numbers so that key order is numeric order.
  * <pre>
- * data: u8 nsLen | ns | u16 partition | digest[20]
- * log:  u8 nsLen | ns | u16 partition | i64 lsn
+ * data: u32 nsCode | u16 partition | digest[20]
+ * log:  u32 nsCode | u16 partition | i64 lsn
  * meta partition high-water mark: 'P' | u8 nsLen | ns | u16 partition
  *      value: i32 epoch | i64 lastLsn | i64 lastHlc
  * </pre>
+ * Data and log keys start with a fixed 6-byte partition prefix, so RocksDB can bucket
+ * its memtables by partition (a hash of small skiplists instead of one large one).
+ * nsCode is the first 4 bytes of SHA-1("ferry-ns:" + name); a node refuses to start
+ * with two namespaces whose codes collide.
  */
 public final class KeyLayout {
     private KeyLayout() {}
 
+    /** Length of the partition prefix of data and log keys. */
+    public static final int PREFIX_LENGTH = 6;
     private static final byte META_PARTITION = 'P';
+    private static final Map<String, byte[]> NS_CODES = new ConcurrentHashMap<>();
+
+    /** The namespace's 4-byte code (a copy). */
+    public static byte[] namespaceCode(String ns) {
+        return code(ns).clone();
+    }
+
+    private static byte[] code(String ns) {
+        return NS_CODES.computeIfAbsent(ns, n -> {
+            try {
+                byte[] sha = MessageDigest.getInstance("SHA-1").digest(("ferry-ns:" + n).getBytes(StandardCharsets.UTF_8));
+                return Arrays.copyOf(sha, 4);
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("the JDK must provide SHA-1", e);
+            }
+        });
+    }
+
+    private static void writePrefix(byte[] k, String ns, int partition) {
+        System.arraycopy(code(ns), 0, k, 0, 4);
+        k[4] = (byte) (partition >>> 8);
+        k[5] = (byte) partition;
+    }
 
     public static byte[] partitionPrefix(String ns, int partition) {
-        byte[] n = ns.getBytes(StandardCharsets.UTF_8);
-        byte[] k = new byte[1 + n.length + 2];
-        writePrefix(k, n, partition);
+        byte[] k = new byte[PREFIX_LENGTH];
+        writePrefix(k, ns, partition);
         return k;
     }
 
-    private static int writePrefix(byte[] k, byte[] n, int partition) {
-        k[0] = (byte) n.length;
-        System.arraycopy(n, 0, k, 1, n.length);
-        int p = 1 + n.length;
-        k[p] = (byte) (partition >>> 8);
-        k[p + 1] = (byte) partition;
-        return p + 2;
-    }
-
     public static byte[] dataKey(String ns, Digest digest) {
-        byte[] n = ns.getBytes(StandardCharsets.UTF_8);
-        byte[] k = new byte[1 + n.length + 2 + 20];
-        int p = writePrefix(k, n, digest.partition());
-        digest.copyTo(k, p);
+        byte[] k = new byte[PREFIX_LENGTH + 20];
+        writePrefix(k, ns, digest.partition());
+        digest.copyTo(k, PREFIX_LENGTH);
         return k;
     }
 
     public static Digest digestOfDataKey(byte[] key) {
-        int p = 1 + (key[0] & 0xFF) + 2;
-        Verify.that(key.length == p + 20, "data key has %d bytes, expected %d", key.length, p + 20);
+        Verify.that(key.length == PREFIX_LENGTH + 20, "data key has %d bytes, expected %d", key.length, PREFIX_LENGTH + 20);
         byte[] d = new byte[20];
-        System.arraycopy(key, p, d, 0, 20);
+        System.arraycopy(key, PREFIX_LENGTH, d, 0, 20);
         return Digest.wrap(d);
     }
 
     public static byte[] logKey(String ns, int partition, long lsn) {
-        byte[] n = ns.getBytes(StandardCharsets.UTF_8);
-        byte[] k = new byte[1 + n.length + 2 + 8];
-        int p = writePrefix(k, n, partition);
+        byte[] k = new byte[PREFIX_LENGTH + 8];
+        writePrefix(k, ns, partition);
         for (int i = 7; i >= 0; i--) {
-            k[p + i] = (byte) lsn;
+            k[PREFIX_LENGTH + i] = (byte) lsn;
             lsn >>>= 8;
         }
         return k;
@@ -76,7 +97,7 @@ public final class KeyLayout {
         for (int i = end.length - 1; i >= 0; i--) {
             if (end[i] != (byte) 0xFF) {
                 end[i]++;
-                return java.util.Arrays.copyOf(end, i + 1);
+                return Arrays.copyOf(end, i + 1);
             }
         }
         throw new IllegalArgumentException("prefix of only 0xFF bytes has no end");
@@ -86,7 +107,10 @@ public final class KeyLayout {
         byte[] n = ns.getBytes(StandardCharsets.UTF_8);
         byte[] k = new byte[1 + 1 + n.length + 2];
         k[0] = META_PARTITION;
-        System.arraycopy(partitionPrefix(ns, partition), 0, k, 1, 1 + n.length + 2);
+        k[1] = (byte) n.length;
+        System.arraycopy(n, 0, k, 2, n.length);
+        k[2 + n.length] = (byte) (partition >>> 8);
+        k[3 + n.length] = (byte) partition;
         return k;
     }
 

@@ -109,8 +109,13 @@ public final class RecordStore {
         this.storage = storage;
         this.clock = clock;
         this.hlc = hlc;
+        Map<String, String> codes = new HashMap<>();
         for (NamespaceConfig c : configs) {
             Verify.that(namespaces.put(c.name(), new NamespaceState(c, namespaces.size())) == null, "namespace %s configured twice", c.name());
+            String other = codes.put(java.util.HexFormat.of().formatHex(KeyLayout.namespaceCode(c.name())), c.name());
+            if (other != null) {
+                throw FerryException.invalid("namespaces '%s' and '%s' share a key code; rename one of them", other, c.name());
+            }
         }
     }
 

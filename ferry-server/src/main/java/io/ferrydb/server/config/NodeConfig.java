@@ -37,6 +37,10 @@ public final class NodeConfig {
     public int maxPendingSyncs = 100_000;
     /** Bound of requests in flight on one pipelined session. */
     public int sessionMaxInflight = 10_000;
+    /** Threads that apply writes, each for a share of the partitions. */
+    public int storageThreads = 2;
+    /** Bound of write jobs (one per session message) waiting for each storage thread. */
+    public int writeQueueCapacity = 4096;
     /** Bound of entries in one batch get / batch write. */
     public int maxBatchSize = 5_000;
     /** Largest inbound gRPC message. */
@@ -112,6 +116,8 @@ public final class NodeConfig {
         require(maxPendingSyncs >= 1, "max-pending-syncs must be >= 1, got %d", maxPendingSyncs);
         require(sessionMaxInflight >= 1, "session-max-inflight must be >= 1, got %d", sessionMaxInflight);
         require(maxBatchSize >= 1, "max-batch-size must be >= 1, got %d", maxBatchSize);
+        require(writeQueueCapacity >= 1, "write-queue-capacity must be >= 1, got %d", writeQueueCapacity);
+        require(storageThreads >= 1 && storageThreads <= 64, "storage-threads must be 1..64, got %d", storageThreads);
         require(maxMessageBytes >= 1024, "max-message-bytes must be >= 1024, got %d", maxMessageBytes);
         require(blockCacheBytes >= 1024 * 1024, "block-cache-bytes must be >= 1 MiB, got %d", blockCacheBytes);
         require(purgeIntervalMs >= 10, "purge-interval-ms must be >= 10, got %d", purgeIntervalMs);

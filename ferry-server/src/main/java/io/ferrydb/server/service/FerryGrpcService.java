@@ -72,8 +72,11 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
                 .description("requests received on pipelined sessions").register(registry);
     }
 
+    private final WritePipeline pipeline;
+
     public FerryGrpcService(RequestHandler handler, RequestMetrics metrics, Supplier<InfoResponse> info,
-                            ExecutorService scanExecutor, int maxBatchSize, int sessionMaxInflight) {
+                            ExecutorService scanExecutor, int maxBatchSize, int sessionMaxInflight, WritePipeline pipeline) {
+        this.pipeline = pipeline;
         this.handler = handler;
         this.metrics = metrics;
         this.info = info;
@@ -326,6 +329,6 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
     public StreamObserver<SessionRequests> session(StreamObserver<SessionResponses> responseObserver) {
         sessionsOpen.incrementAndGet();
         return new Session(handler, metrics, (ServerCallStreamObserver<SessionResponses>) responseObserver,
-                sessionMaxInflight, this);
+                sessionMaxInflight, this, pipeline);
     }
 }

@@ -40,11 +40,19 @@ final class Session implements StreamObserver<SessionRequests> {
     private final ConcurrentLinkedQueue<SessionResponse> outbox = new ConcurrentLinkedQueue<>();
     private final AtomicInteger drainers = new AtomicInteger();
     private final LoopFlush loopFlush = new LoopFlush(this::drain);
+    private final WritePipeline pipeline;
+    /** Jobs of this session queued per storage shard; a read waits behind its shard's. */
+    private final AtomicInteger[] pendingJobs;
     private volatile boolean inboundDone;
     private volatile boolean closed;
 
     Session(RequestHandler handler, RequestMetrics metrics, ServerCallStreamObserver<SessionResponses> out,
-            int maxInflight, FerryGrpcService service) {
+            int maxInflight, FerryGrpcService service, WritePipeline pipeline) {
+        this.pipeline = pipeline;
+        this.pendingJobs = new AtomicInteger[pipeline.shards()];
+        for (int i = 0; i < pendingJobs.length; i++) {
+            pendingJobs[i] = new AtomicInteger();
+        }
         this.handler = handler;
         this.metrics = metrics;
         this.out = out;
@@ -58,7 +66,10 @@ final class Session implements StreamObserver<SessionRequests> {
         service.sessionMessagesIn.increment();
         service.sessionRequests.add(batch.getRequestsCount());
         List<SessionResponse> ready = new ArrayList<>(batch.getRequestsCount());
-        List<PendingWrite> writes = new ArrayList<>();
+        List<List<PendingWrite>> writes = new ArrayList<>(pipeline.shards());
+        for (int i = 0; i < pipeline.shards(); i++) {
+            writes.add(new ArrayList<>());
+        }
         for (SessionRequest req : batch.getRequestsList()) {
             long start = System.nanoTime();
             if (inflight.incrementAndGet() > maxInflight) {
@@ -71,20 +82,29 @@ final class Session implements StreamObserver<SessionRequests> {
             switch (req.getOpCase()) {
                 case PUT, DELETE -> {
                     try {
-                        writes.add(new PendingWrite(req, start, req.getOpCase() == SessionRequest.OpCase.PUT
-                                ? handler.preparePut(req.getPut()) : handler.prepareDelete(req.getDelete())));
+                        RequestHandler.PreparedWrite w = req.getOpCase() == SessionRequest.OpCase.PUT
+                                ? handler.preparePut(req.getPut()) : handler.prepareDelete(req.getDelete());
+                        writes.get(pipeline.shardOf(w.op().key().partition())).add(new PendingWrite(req, start, w));
                     } catch (RuntimeException e) {
                         ready.add(finish(req, CompletableFuture.failedFuture(e), start));
                     }
                 }
                 default -> {
-                    // A read sees every write sent before it on this session.
-                    commitWrites(writes, ready);
-                    ready.add(finish(req, read(req), start));
+                    int shard = readShard(req);
+                    if (shard < 0 || (writes.get(shard).isEmpty() && pendingJobs[shard].get() == 0)) {
+                        ready.add(finish(req, read(req), start));
+                    } else {
+                        // A read sees every write sent before it on this session: it
+                        // queues behind them on its key's storage shard.
+                        submitWrites(shard, writes.get(shard), ready);
+                        submitRead(shard, req, start, ready);
+                    }
                 }
             }
         }
-        commitWrites(writes, ready);
+        for (int shard = 0; shard < writes.size(); shard++) {
+            submitWrites(shard, writes.get(shard), ready);
+        }
         if (!ready.isEmpty()) {
             outbox.addAll(ready);
             // Answer at the end of this event-loop cycle, together with every other
@@ -94,6 +114,66 @@ final class Session implements StreamObserver<SessionRequests> {
     }
 
     private record PendingWrite(SessionRequest req, long startNs, RequestHandler.PreparedWrite write) {}
+
+    /** The storage shard of a read's key, or -1 when the request is malformed (answered inline). */
+    private int readShard(SessionRequest req) {
+        try {
+            io.ferrydb.proto.Key k = switch (req.getOpCase()) {
+                case GET -> req.getGet().getKey();
+                case EXISTS -> req.getExists().getKey();
+                default -> null;
+            };
+            if (k == null || k.getUserKeyCase() == io.ferrydb.proto.Key.UserKeyCase.USERKEY_NOT_SET) {
+                return -1;
+            }
+            return pipeline.shardOf(io.ferrydb.proto.Convert.fromProto("key", k).partition());
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** Hands the writes gathered so far for a shard to its storage thread as one job. */
+    private void submitWrites(int shard, List<PendingWrite> writes, List<SessionResponse> ready) {
+        if (writes.isEmpty()) {
+            return;
+        }
+        List<PendingWrite> job = new ArrayList<>(writes);
+        writes.clear();
+        pendingJobs[shard].incrementAndGet();
+        boolean queued = pipeline.submit(shard, () -> {
+            List<SessionResponse> done = new ArrayList<>(job.size());
+            commitWrites(job, done);
+            finishJob(shard, done);
+        });
+        if (!queued) {
+            pendingJobs[shard].decrementAndGet();
+            for (PendingWrite w : job) {
+                ready.add(finish(w.req(), CompletableFuture.failedFuture(queueFull()), w.startNs()));
+            }
+        }
+    }
+
+    private void submitRead(int shard, SessionRequest req, long start, List<SessionResponse> ready) {
+        pendingJobs[shard].incrementAndGet();
+        boolean queued = pipeline.submit(shard, () -> finishJob(shard, List.of(finish(req, read(req), start))));
+        if (!queued) {
+            pendingJobs[shard].decrementAndGet();
+            ready.add(finish(req, CompletableFuture.failedFuture(queueFull()), start));
+        }
+    }
+
+    private static FerryException queueFull() {
+        return new FerryException(ErrorCode.RESOURCE_EXHAUSTED, "the storage write queue is full (write-queue-capacity)", null, false);
+    }
+
+    /** Runs on the storage thread, inside its flush scope. */
+    private void finishJob(int shard, List<SessionResponse> done) {
+        outbox.addAll(done);
+        pendingJobs[shard].decrementAndGet();
+        if (!FlushScope.deferIfActive(this, this::drain)) {
+            drain();
+        }
+    }
 
     /** Applies the consecutive writes gathered so far as one storage batch. */
     private void commitWrites(List<PendingWrite> writes, List<SessionResponse> ready) {

@@ -14,6 +14,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class RocksStorageTest {
     @TempDir
@@ -50,6 +51,50 @@ class RocksStorageTest {
             s.write(new Batch().deleteRange(Column.LOG, new byte[] {1, 0}, new byte[] {1, 5}));
             assertEquals(List.of(5, 6, 7, 8, 9), keys(s, new byte[] {1}, new byte[] {2}));
             assertEquals(1, keys(s, new byte[] {2}, new byte[] {3}).size());
+        }
+    }
+
+    /**
+     * With hash memtables and a prefix extractor, a partition scan must return exactly
+     * that partition's keys in order, from memtables, SSTs and both mixed.
+     */
+    @Test
+    void partitionScansSeeExactlyTheirPartitionInMemtableAndSst() {
+        try (RocksStorage s = new RocksStorage(dir, 8 << 20)) {
+            int[] partitions = {0, 1, 7, 4095};
+            for (int round = 0; round < 2; round++) {
+                Batch b = new Batch();
+                for (int p : partitions) {
+                    for (long lsn = round * 50 + 1; lsn <= round * 50 + 50; lsn++) {
+                        b.put(Column.LOG, io.ferrydb.core.storage.KeyLayout.logKey("test", p, lsn), new byte[] {(byte) p});
+                        b.put(Column.LOG, io.ferrydb.core.storage.KeyLayout.logKey("other", p, lsn), new byte[] {9});
+                    }
+                }
+                s.write(b);
+                if (round == 0) {
+                    s.flushMemtables();
+                }
+            }
+            for (int p : partitions) {
+                byte[] prefix = io.ferrydb.core.storage.KeyLayout.partitionPrefix("test", p);
+                List<Long> lsns = new ArrayList<>();
+                try (Cursor c = s.scan(Column.LOG, prefix, io.ferrydb.core.storage.KeyLayout.prefixEnd(prefix))) {
+                    while (c.next()) {
+                        assertEquals(p & 0xFF, c.value()[0] & 0xFF, "a key of another partition or namespace leaked into the scan");
+                        lsns.add(io.ferrydb.core.storage.KeyLayout.lsnOfLogKey(c.key()));
+                    }
+                }
+                List<Long> expected = new ArrayList<>();
+                for (long l = 1; l <= 100; l++) {
+                    expected.add(l);
+                }
+                assertEquals(expected, lsns, "partition " + p);
+                // From the middle of the partition.
+                try (Cursor c = s.scan(Column.LOG, io.ferrydb.core.storage.KeyLayout.logKey("test", p, 42), io.ferrydb.core.storage.KeyLayout.prefixEnd(prefix))) {
+                    assertTrue(c.next());
+                    assertEquals(42, io.ferrydb.core.storage.KeyLayout.lsnOfLogKey(c.key()));
+                }
+            }
         }
     }
 

@@ -1,0 +1,122 @@
+package io.ferrydb.server.service;
+
+import io.ferrydb.proto.FlushScope;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The storage stage of the request path: a few threads apply write jobs handed over
+ * by the transport threads. Jobs are sharded by partition ({@code partition % shards}),
+ * so a key is always written by the same thread, in submission order, and partition
+ * locks of different shards never meet. Transport threads keep decoding,
+ * validating and serving reads while this thread writes, so the two stages use two
+ * cores. All jobs taken in one round run inside one {@link FlushScope}, so each
+ * session's answers from a round leave as one message.
+ *
+ * <p>The queue is bounded ({@code write-queue-capacity}); a full queue refuses the job
+ * and the session answers RESOURCE_EXHAUSTED.
+ */
+public final class WritePipeline implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WritePipeline.class);
+    private static final Runnable STOP = () -> { };
+
+    private final ArrayBlockingQueue<Runnable>[] queues;
+    private final Thread[] threads;
+    private final LongAdder jobs = new LongAdder();
+    private final LongAdder rounds = new LongAdder();
+    private final LongAdder refused = new LongAdder();
+
+    @SuppressWarnings("unchecked")
+    public WritePipeline(int shards, int capacity, MeterRegistry registry) {
+        this.queues = new ArrayBlockingQueue[shards];
+        this.threads = new Thread[shards];
+        for (int i = 0; i < shards; i++) {
+            queues[i] = new ArrayBlockingQueue<>(capacity);
+        }
+        Gauge.builder("ferry_write_queue_depth", queues, qs -> {
+            int n = 0;
+            for (ArrayBlockingQueue<Runnable> q : qs) {
+                n += q.size();
+            }
+            return n;
+        }).description("write jobs waiting for the storage threads").register(registry);
+        FunctionCounter.builder("ferry_write_jobs", jobs, LongAdder::sum).description("write jobs applied").register(registry);
+        FunctionCounter.builder("ferry_write_rounds", rounds, LongAdder::sum).description("rounds of the storage thread (jobs per round = batching)").register(registry);
+        FunctionCounter.builder("ferry_write_jobs_refused", refused, LongAdder::sum).description("write jobs refused because the queue was full").register(registry);
+        for (int i = 0; i < shards; i++) {
+            ArrayBlockingQueue<Runnable> q = queues[i];
+            threads[i] = new Thread(() -> run(q), "ferry-storage-" + i);
+            threads[i].setDaemon(true);
+            threads[i].start();
+        }
+    }
+
+    public int shards() {
+        return queues.length;
+    }
+
+    public int shardOf(int partition) {
+        return partition % queues.length;
+    }
+
+    /** Queues a job on a shard; false when its queue is full. */
+    public boolean submit(int shard, Runnable job) {
+        boolean ok = queues[shard].offer(job);
+        if (!ok) {
+            refused.increment();
+        }
+        return ok;
+    }
+
+    private void run(ArrayBlockingQueue<Runnable> queue) {
+        List<Runnable> round = new ArrayList<>();
+        while (true) {
+            try {
+                round.add(queue.take());
+            } catch (InterruptedException e) {
+                return;
+            }
+            queue.drainTo(round);
+            rounds.increment();
+            boolean stop = round.remove(STOP);
+            FlushScope.run(() -> {
+                for (Runnable job : round) {
+                    try {
+                        job.run();
+                    } catch (RuntimeException e) {
+                        LOG.error("write job failed", e);
+                    }
+                    jobs.increment();
+                }
+            });
+            round.clear();
+            if (stop) {
+                return;
+            }
+        }
+    }
+
+    /** Runs what is queued, then stops. */
+    @Override
+    public void close() {
+        try {
+            for (ArrayBlockingQueue<Runnable> q : queues) {
+                q.put(STOP);
+            }
+            for (Thread t : threads) {
+                t.join(TimeUnit.SECONDS.toMillis(10));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
