@@ -28,7 +28,7 @@ scenario() { # name, bench args...
   local name=$1; shift
   for r in $(seq 1 "$runs"); do
     start_server
-    bin/ferry bench --host 127.0.0.1:$port --json --duration "$secs" --warmup 5 --inflight 64 --value-size 100 "$@" \
+    bin/ferry bench --host 127.0.0.1:$port --json --duration "$secs" --warmup 20 --inflight 64 --value-size 100 "$@" \
       2> "$out/$name-$r.progress" | tee -a "$out/$name.json"
     curl -s "127.0.0.1:$http/metrics" | grep -E '^ferry_(group_commit_batch|wal_sync_seconds)_(count|sum)' > "$out/$name-$r.metrics" || true
     stop_server

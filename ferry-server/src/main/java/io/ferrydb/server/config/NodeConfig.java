@@ -47,7 +47,7 @@ public final class NodeConfig {
     public int maxMessageBytes = 16 * 1024 * 1024;
     public long blockCacheBytes = 256L * 1024 * 1024;
     /** How often expired records, old tombstones and old log entries are purged. */
-    public long purgeIntervalMs = 30_000;
+    public long purgeIntervalMs = 60_000;
     public List<NamespaceYaml> namespaces = new ArrayList<>(List.of(new NamespaceYaml()));
 
     public static final class NamespaceYaml {

@@ -41,18 +41,13 @@ final class Session implements StreamObserver<SessionRequests> {
     private final AtomicInteger drainers = new AtomicInteger();
     private final LoopFlush loopFlush = new LoopFlush(this::drain);
     private final WritePipeline pipeline;
-    /** Jobs of this session queued per storage shard; a read waits behind its shard's. */
-    private final AtomicInteger[] pendingJobs;
+
     private volatile boolean inboundDone;
     private volatile boolean closed;
 
     Session(RequestHandler handler, RequestMetrics metrics, ServerCallStreamObserver<SessionResponses> out,
             int maxInflight, FerryGrpcService service, WritePipeline pipeline) {
         this.pipeline = pipeline;
-        this.pendingJobs = new AtomicInteger[pipeline.shards()];
-        for (int i = 0; i < pendingJobs.length; i++) {
-            pendingJobs[i] = new AtomicInteger();
-        }
         this.handler = handler;
         this.metrics = metrics;
         this.out = out;
@@ -65,10 +60,10 @@ final class Session implements StreamObserver<SessionRequests> {
     public void onNext(SessionRequests batch) {
         service.sessionMessagesIn.increment();
         service.sessionRequests.add(batch.getRequestsCount());
-        List<SessionResponse> ready = new ArrayList<>(batch.getRequestsCount());
-        List<List<PendingWrite>> writes = new ArrayList<>(pipeline.shards());
+        List<SessionResponse> ready = new ArrayList<>();
+        List<List<Queued>> shards = new ArrayList<>(pipeline.shards());
         for (int i = 0; i < pipeline.shards(); i++) {
-            writes.add(new ArrayList<>());
+            shards.add(new ArrayList<>());
         }
         for (SessionRequest req : batch.getRequestsList()) {
             long start = System.nanoTime();
@@ -79,101 +74,90 @@ final class Session implements StreamObserver<SessionRequests> {
                 continue;
             }
             service.sessionInflight.incrementAndGet();
-            switch (req.getOpCase()) {
-                case PUT, DELETE -> {
-                    try {
-                        RequestHandler.PreparedWrite w = req.getOpCase() == SessionRequest.OpCase.PUT
-                                ? handler.preparePut(req.getPut()) : handler.prepareDelete(req.getDelete());
-                        writes.get(pipeline.shardOf(w.op().key().partition())).add(new PendingWrite(req, start, w));
-                    } catch (RuntimeException e) {
-                        ready.add(finish(req, CompletableFuture.failedFuture(e), start));
-                    }
-                }
-                default -> {
-                    int shard = readShard(req);
-                    if (shard < 0 || (writes.get(shard).isEmpty() && pendingJobs[shard].get() == 0)) {
-                        ready.add(finish(req, read(req), start));
-                    } else {
-                        // A read sees every write sent before it on this session: it
-                        // queues behind them on its key's storage shard.
-                        submitWrites(shard, writes.get(shard), ready);
-                        submitRead(shard, req, start, ready);
-                    }
-                }
+            try {
+                Queued op = decode(req, start);
+                shards.get(pipeline.shardOf(op.partition())).add(op);
+            } catch (RuntimeException e) {
+                // Malformed: answered at once, nothing queued.
+                ready.add(finish(req, CompletableFuture.failedFuture(e), start));
             }
         }
-        for (int shard = 0; shard < writes.size(); shard++) {
-            submitWrites(shard, writes.get(shard), ready);
+        for (int shard = 0; shard < shards.size(); shard++) {
+            submit(shard, shards.get(shard), ready);
         }
         if (!ready.isEmpty()) {
             outbox.addAll(ready);
-            // Answer at the end of this event-loop cycle, together with every other
-            // message read in it.
             loopFlush.request();
         }
     }
 
-    private record PendingWrite(SessionRequest req, long startNs, RequestHandler.PreparedWrite write) {}
+    /**
+     * One request, decoded and validated on the transport thread. A key always maps to
+     * the same storage shard, and a shard runs a session's ops in the order sent, so a
+     * read sees every write sent before it on this session.
+     */
+    private record Queued(SessionRequest req, long startNs, RequestHandler.PreparedWrite write, int partition) {}
 
-    /** The storage shard of a read's key, or -1 when the request is malformed (answered inline). */
-    private int readShard(SessionRequest req) {
-        try {
-            io.ferrydb.proto.Key k = switch (req.getOpCase()) {
-                case GET -> req.getGet().getKey();
-                case EXISTS -> req.getExists().getKey();
-                default -> null;
-            };
-            if (k == null || k.getUserKeyCase() == io.ferrydb.proto.Key.UserKeyCase.USERKEY_NOT_SET) {
-                return -1;
+    private Queued decode(SessionRequest req, long start) {
+        return switch (req.getOpCase()) {
+            case PUT -> {
+                RequestHandler.PreparedWrite w = handler.preparePut(req.getPut());
+                yield new Queued(req, start, w, w.op().key().partition());
             }
-            return pipeline.shardOf(io.ferrydb.proto.Convert.fromProto("key", k).partition());
-        } catch (RuntimeException e) {
-            return -1;
-        }
+            case DELETE -> {
+                RequestHandler.PreparedWrite w = handler.prepareDelete(req.getDelete());
+                yield new Queued(req, start, w, w.op().key().partition());
+            }
+            case GET -> new Queued(req, start, null, readKey(req.getGet().hasKey(), req.getGet().getKey()).partition());
+            case EXISTS -> new Queued(req, start, null, readKey(req.getExists().hasKey(), req.getExists().getKey()).partition());
+            case OP_NOT_SET -> throw FerryException.invalid("requests[id=%d] has no operation (put, get, delete or exists)", req.getId());
+        };
     }
 
-    /** Hands the writes gathered so far for a shard to its storage thread as one job. */
-    private void submitWrites(int shard, List<PendingWrite> writes, List<SessionResponse> ready) {
-        if (writes.isEmpty()) {
+    private static io.ferrydb.api.Key readKey(boolean present, io.ferrydb.proto.Key key) {
+        if (!present) {
+            throw FerryException.invalid("key is not set");
+        }
+        return io.ferrydb.proto.Convert.fromProto("key", key);
+    }
+
+    /** Hands one shard's ops of this message to its storage thread as one job. */
+    private void submit(int shard, List<Queued> ops, List<SessionResponse> ready) {
+        if (ops.isEmpty()) {
             return;
         }
-        List<PendingWrite> job = new ArrayList<>(writes);
-        writes.clear();
-        pendingJobs[shard].incrementAndGet();
         boolean queued = pipeline.submit(shard, () -> {
-            List<SessionResponse> done = new ArrayList<>(job.size());
-            commitWrites(job, done);
-            finishJob(shard, done);
+            List<SessionResponse> done = new ArrayList<>(ops.size());
+            runOps(ops, done);
+            outbox.addAll(done);
+            if (!FlushScope.deferIfActive(this, this::drain)) {
+                drain();
+            }
         });
         if (!queued) {
-            pendingJobs[shard].decrementAndGet();
-            for (PendingWrite w : job) {
-                ready.add(finish(w.req(), CompletableFuture.failedFuture(queueFull()), w.startNs()));
+            FerryException full = new FerryException(ErrorCode.RESOURCE_EXHAUSTED,
+                    "the storage write queue is full (write-queue-capacity)", null, false);
+            for (Queued op : ops) {
+                ready.add(finish(op.req(), CompletableFuture.failedFuture(full), op.startNs()));
             }
         }
     }
 
-    private void submitRead(int shard, SessionRequest req, long start, List<SessionResponse> ready) {
-        pendingJobs[shard].incrementAndGet();
-        boolean queued = pipeline.submit(shard, () -> finishJob(shard, List.of(finish(req, read(req), start))));
-        if (!queued) {
-            pendingJobs[shard].decrementAndGet();
-            ready.add(finish(req, CompletableFuture.failedFuture(queueFull()), start));
+    /** On a storage thread: consecutive writes as one batch, reads after the writes before them. */
+    private void runOps(List<Queued> ops, List<SessionResponse> done) {
+        List<PendingWrite> writes = new ArrayList<>();
+        for (Queued op : ops) {
+            if (op.write() != null) {
+                writes.add(new PendingWrite(op.req(), op.startNs(), op.write()));
+            } else {
+                commitWrites(writes, done);
+                done.add(finish(op.req(), read(op.req()), op.startNs()));
+            }
         }
+        commitWrites(writes, done);
     }
 
-    private static FerryException queueFull() {
-        return new FerryException(ErrorCode.RESOURCE_EXHAUSTED, "the storage write queue is full (write-queue-capacity)", null, false);
-    }
-
-    /** Runs on the storage thread, inside its flush scope. */
-    private void finishJob(int shard, List<SessionResponse> done) {
-        outbox.addAll(done);
-        pendingJobs[shard].decrementAndGet();
-        if (!FlushScope.deferIfActive(this, this::drain)) {
-            drain();
-        }
-    }
+    private record PendingWrite(SessionRequest req, long startNs, RequestHandler.PreparedWrite write) {}
 
     /** Applies the consecutive writes gathered so far as one storage batch. */
     private void commitWrites(List<PendingWrite> writes, List<SessionResponse> ready) {
