@@ -42,12 +42,7 @@ public final class RecordCodec {
 
     public static StoredRecord decode(byte[] bytes) {
         ByteReader r = new ByteReader(bytes);
-        int version = r.u8();
-        Verify.that(version == VERSION, "unknown record version %d", version);
-        int flags = r.u8();
-        int generation = r.i32();
-        long hlc = r.i64();
-        long expiresAt = r.i64();
+        Header h = readHeader(r);
         int origin = r.i32();
         String set = r.shortString();
         Key.KeyType keyType = Key.KeyType.fromCode(r.u8());
@@ -62,14 +57,17 @@ public final class RecordCodec {
             bins.put(name, readValue(r));
         }
         Verify.that(r.atEnd(), "trailing bytes after record at %d of %d", r.position(), bytes.length);
-        return new StoredRecord(set, keyType, key, bins, generation, hlc, expiresAt, origin, (flags & FLAG_TOMBSTONE) != 0);
+        return new StoredRecord(set, keyType, key, bins, h.generation(), h.lastUpdateHlc(), h.expiresAtMs(), origin, h.tombstone());
     }
 
     /** The metadata a background pass needs, read without decoding key or bins. */
     public record Header(boolean tombstone, int generation, long lastUpdateHlc, long expiresAtMs) {}
 
     public static Header peekHeader(byte[] bytes) {
-        ByteReader r = new ByteReader(bytes);
+        return readHeader(new ByteReader(bytes));
+    }
+
+    private static Header readHeader(ByteReader r) {
         int version = r.u8();
         Verify.that(version == VERSION, "unknown record version %d", version);
         int flags = r.u8();
