@@ -160,7 +160,11 @@ public final class RequestHandler {
 
     public GetResponse get(GetRequest req) {
         requireKey(req.hasKey());
-        Key key = Convert.fromProto("key", req.getKey());
+        return get(Convert.fromProto("key", req.getKey()), req);
+    }
+
+    /** A get whose key was already decoded and validated. */
+    public GetResponse get(Key key, GetRequest req) {
         Set<String> wanted = projection("bins", req.getBinsList());
         StoredRecord r = store.get(key);
         if (r == null) {
@@ -171,7 +175,11 @@ public final class RequestHandler {
 
     public ExistsResponse exists(ExistsRequest req) {
         requireKey(req.hasKey());
-        Key key = Convert.fromProto("key", req.getKey());
+        return exists(Convert.fromProto("key", req.getKey()));
+    }
+
+    /** An exists whose key was already decoded and validated. */
+    public ExistsResponse exists(Key key) {
         StoredRecord r = store.get(key);
         return ExistsResponse.newBuilder().setExists(r != null).setGeneration(r == null ? 0 : r.generation()).build();
     }

@@ -96,20 +96,27 @@ final class Session implements StreamObserver<SessionRequests> {
      * the same storage shard, and a shard runs a session's ops in the order sent, so a
      * read sees every write sent before it on this session.
      */
-    private record Queued(SessionRequest req, long startNs, RequestHandler.PreparedWrite write, int partition) {}
+    private record Queued(SessionRequest req, long startNs, RequestHandler.PreparedWrite write, io.ferrydb.api.Key readKey,
+                          int partition) {}
 
     private Queued decode(SessionRequest req, long start) {
         return switch (req.getOpCase()) {
             case PUT -> {
                 RequestHandler.PreparedWrite w = handler.preparePut(req.getPut());
-                yield new Queued(req, start, w, w.op().key().partition());
+                yield new Queued(req, start, w, null, w.op().key().partition());
             }
             case DELETE -> {
                 RequestHandler.PreparedWrite w = handler.prepareDelete(req.getDelete());
-                yield new Queued(req, start, w, w.op().key().partition());
+                yield new Queued(req, start, w, null, w.op().key().partition());
             }
-            case GET -> new Queued(req, start, null, readKey(req.getGet().hasKey(), req.getGet().getKey()).partition());
-            case EXISTS -> new Queued(req, start, null, readKey(req.getExists().hasKey(), req.getExists().getKey()).partition());
+            case GET -> {
+                io.ferrydb.api.Key k = readKey(req.getGet().hasKey(), req.getGet().getKey());
+                yield new Queued(req, start, null, k, k.partition());
+            }
+            case EXISTS -> {
+                io.ferrydb.api.Key k = readKey(req.getExists().hasKey(), req.getExists().getKey());
+                yield new Queued(req, start, null, k, k.partition());
+            }
             case OP_NOT_SET -> throw FerryException.invalid("requests[id=%d] has no operation (put, get, delete or exists)", req.getId());
         };
     }
@@ -151,7 +158,7 @@ final class Session implements StreamObserver<SessionRequests> {
                 writes.add(new PendingWrite(op.req(), op.startNs(), op.write()));
             } else {
                 commitWrites(writes, done);
-                done.add(finish(op.req(), read(op.req()), op.startNs()));
+                done.add(finish(op.req(), read(op.req(), op.readKey()), op.startNs()));
             }
         }
         commitWrites(writes, done);
@@ -223,12 +230,12 @@ final class Session implements StreamObserver<SessionRequests> {
         };
     }
 
-    private CompletableFuture<SessionResponse> read(SessionRequest req) {
+    private CompletableFuture<SessionResponse> read(SessionRequest req, io.ferrydb.api.Key key) {
         long id = req.getId();
         try {
             return switch (req.getOpCase()) {
-                case GET -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setGet(handler.get(req.getGet())).build());
-                case EXISTS -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setExists(handler.exists(req.getExists())).build());
+                case GET -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setGet(handler.get(key, req.getGet())).build());
+                case EXISTS -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setExists(handler.exists(key)).build());
                 default -> throw FerryException.invalid("requests[id=%d] has no operation (put, get, delete or exists)", id);
             };
         } catch (RuntimeException e) {
