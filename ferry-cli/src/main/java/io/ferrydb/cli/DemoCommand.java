@@ -99,7 +99,7 @@ final class DemoCommand implements Callable<Integer> {
                 f.join();
             }
             double syncMs = (System.nanoTime() - t0) / 1e6;
-            say(out, "2000 SYNC puts (64-way pipelined by the client) in %.0f ms", syncMs);
+            say(out, "2000 SYNC puts issued at once through the async client, all acknowledged after fsync, in %.0f ms", syncMs);
             report.put("sync_puts_2000_ms", Math.round(syncMs));
 
             // 4. Batch get, delete with tombstone, TTL.
@@ -114,7 +114,8 @@ final class DemoCommand implements Callable<Integer> {
             say(out, "record with ttl=1s after 1.1 s -> exists=%s", c.exists(temp));
 
             // 5. Mixed workload.
-            say(out, "running a %d s mixed workload (50%% reads, ASYNC writes, 100-byte values, 64 in flight)...", seconds);
+            say(out, "running a %d s mixed workload (50%% reads, ASYNC writes, 100-byte values, 64 in flight; a cold JVM,"
+                    + " see docs/BENCHMARKS.md for warmed-up figures)...", seconds);
             LoadGenerator.Settings s = new LoadGenerator.Settings("test", "demo", 2, 64, 10_000, LoadGenerator.Distribution.UNIFORM,
                     0, 100, 0.5, seconds * 1000L, 500, Durability.ASYNC, 7);
             LoadGenerator.preload(c, s, line -> { });
