@@ -129,7 +129,7 @@ final class GrpcFerryClient implements FerryClient {
         GetRequest req = GetRequest.newBuilder().setKey(Convert.toProto(key)).addAllBins(Arrays.asList(bins)).build();
         return session(key).call(SessionRequest.newBuilder().setGet(req)).handle((r, t) -> {
             if (t == null) {
-                return Convert.fromProto(r.getGet().getRecord());
+                return Convert.fromProto(key, r.getGet().getRecord());
             }
             FerryException fe = unwrap(t);
             if (fe.code() == ErrorCode.NOT_FOUND) {

@@ -74,7 +74,72 @@ public final class Convert {
         return b.build();
     }
 
+    /**
+     * Decodes a value. The happy path builds no field-name strings; only a malformed
+     * value is decoded again to name the exact field in the error.
+     */
     public static io.ferrydb.api.Value fromProto(String field, Value v) {
+        try {
+            return decode(v);
+        } catch (Malformed e) {
+            return fromProtoNamingFields(field, v);
+        }
+    }
+
+    /** Like {@link #fromProto(String, Value)} for {@code prefix[index]suffix}, naming it only on error. */
+    public static io.ferrydb.api.Value fromProto(String prefix, int index, String suffix, Value v) {
+        try {
+            return decode(v);
+        } catch (Malformed e) {
+            return fromProtoNamingFields(prefix + "[" + index + "]" + suffix, v);
+        }
+    }
+
+    /** Thrown by the fast path on an unset value; carries no stack trace. */
+    private static final class Malformed extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        static final Malformed INSTANCE = new Malformed();
+
+        private Malformed() {
+            super(null, null, false, false);
+        }
+    }
+
+    private static io.ferrydb.api.Value decode(Value v) {
+        switch (v.getKindCase()) {
+            case INT:
+                return io.ferrydb.api.Value.of(v.getInt());
+            case FLOAT:
+                return io.ferrydb.api.Value.of(v.getFloat());
+            case STR:
+                return io.ferrydb.api.Value.of(v.getStr());
+            case BYTES:
+                return io.ferrydb.api.Value.of(v.getBytes().toByteArray());
+            case BOOL:
+                return io.ferrydb.api.Value.of(v.getBool());
+            case LIST: {
+                List<io.ferrydb.api.Value> items = new ArrayList<>(v.getList().getItemsCount());
+                for (Value item : v.getList().getItemsList()) {
+                    items.add(decode(item));
+                }
+                return io.ferrydb.api.Value.of(items);
+            }
+            case MAP: {
+                Map<io.ferrydb.api.Value, io.ferrydb.api.Value> m = new LinkedHashMap<>();
+                for (MapEntry e : v.getMap().getEntriesList()) {
+                    if (!e.hasKey() || !e.hasValue()) {
+                        throw Malformed.INSTANCE;
+                    }
+                    m.put(decode(e.getKey()), decode(e.getValue()));
+                }
+                return io.ferrydb.api.Value.of(m);
+            }
+            default:
+                throw Malformed.INSTANCE;
+        }
+    }
+
+    private static io.ferrydb.api.Value fromProtoNamingFields(String field, Value v) {
         return switch (v.getKindCase()) {
             case INT -> io.ferrydb.api.Value.of(v.getInt());
             case FLOAT -> io.ferrydb.api.Value.of(v.getFloat());
@@ -84,7 +149,7 @@ public final class Convert {
             case LIST -> {
                 List<io.ferrydb.api.Value> items = new ArrayList<>(v.getList().getItemsCount());
                 for (int i = 0; i < v.getList().getItemsCount(); i++) {
-                    items.add(fromProto(field + "[" + i + "]", v.getList().getItems(i)));
+                    items.add(fromProtoNamingFields(field + "[" + i + "]", v.getList().getItems(i)));
                 }
                 yield io.ferrydb.api.Value.of(items);
             }
@@ -98,8 +163,8 @@ public final class Convert {
                     if (!e.hasValue()) {
                         throw FerryException.invalid("%s.entries[%d].value is not set", field, i);
                     }
-                    m.put(fromProto(field + ".entries[" + i + "].key", e.getKey()),
-                            fromProto(field + ".entries[" + i + "].value", e.getValue()));
+                    m.put(fromProtoNamingFields(field + ".entries[" + i + "].key", e.getKey()),
+                            fromProtoNamingFields(field + ".entries[" + i + "].value", e.getValue()));
                 }
                 yield io.ferrydb.api.Value.of(m);
             }
@@ -114,11 +179,15 @@ public final class Convert {
     // ---- records ----
 
     public static io.ferrydb.api.Record fromProto(Record r) {
+        return fromProto(r.hasKey() ? fromProto("record.key", r.getKey()) : null, r);
+    }
+
+    /** A record answered for a key the caller already holds (the answer need not repeat it). */
+    public static io.ferrydb.api.Record fromProto(io.ferrydb.api.Key key, Record r) {
         Map<String, io.ferrydb.api.Value> bins = new LinkedHashMap<>();
         for (Bin b : r.getBinsList()) {
-            bins.put(b.getName(), fromProto("bins." + b.getName(), b.getValue()));
+            bins.put(b.getName(), fromProto("bins", b.getValue()));
         }
-        io.ferrydb.api.Key key = r.hasKey() ? fromProto("record.key", r.getKey()) : null;
         return new io.ferrydb.api.Record(key, bins, r.getGeneration(), r.getLastUpdateHlc(), r.getExpiresAtMs(), r.getOriginCluster());
     }
 

@@ -73,7 +73,7 @@ public final class RequestHandler {
             if (!b.hasValue()) {
                 throw FerryException.invalid("bins[%d].value is not set", i);
             }
-            bins.add(new BinValidator.NamedValue(b.getName(), Convert.fromProto("bins[" + i + "].value", b.getValue())));
+            bins.add(new BinValidator.NamedValue(b.getName(), Convert.fromProto("bins", i, ".value", b.getValue())));
         }
         BinValidator.check("bins", bins);
         return new PreparedWrite(new WriteOp.Put(key, bins, Convert.fromProto("policy", req.getPolicy())), ns);
@@ -160,17 +160,20 @@ public final class RequestHandler {
 
     public GetResponse get(GetRequest req) {
         requireKey(req.hasKey());
-        return get(Convert.fromProto("key", req.getKey()), req);
+        return get(Convert.fromProto("key", req.getKey()), req, true);
     }
 
-    /** A get whose key was already decoded and validated. */
-    public GetResponse get(Key key, GetRequest req) {
+    /**
+     * A get whose key was already decoded and validated. The pipelined session leaves
+     * the key out of the answer: the client matches answers by id and holds the key.
+     */
+    public GetResponse get(Key key, GetRequest req, boolean includeKey) {
         Set<String> wanted = projection("bins", req.getBinsList());
         StoredRecord r = store.get(key);
         if (r == null) {
             throw new FerryException(ErrorCode.NOT_FOUND, "record " + key + " not found", null, false);
         }
-        return GetResponse.newBuilder().setRecord(toProto(key, r, wanted, req.getMetadataOnly())).build();
+        return GetResponse.newBuilder().setRecord(toProto(includeKey ? key : null, r, wanted, req.getMetadataOnly())).build();
     }
 
     public ExistsResponse exists(ExistsRequest req) {
@@ -198,8 +201,11 @@ public final class RequestHandler {
     }
 
     public static Record toProto(Key key, StoredRecord r, Set<String> wanted, boolean metadataOnly) {
-        Record.Builder b = Record.newBuilder().setKey(Convert.toProto(key)).setGeneration(r.generation())
+        Record.Builder b = Record.newBuilder().setGeneration(r.generation())
                 .setLastUpdateHlc(r.lastUpdateHlc()).setExpiresAtMs(r.expiresAtMs()).setOriginCluster(r.originCluster());
+        if (key != null) {
+            b.setKey(Convert.toProto(key));
+        }
         if (!metadataOnly) {
             for (Map.Entry<String, Value> e : r.bins().entrySet()) {
                 if (wanted == null || wanted.contains(e.getKey())) {

@@ -234,7 +234,7 @@ final class Session implements StreamObserver<SessionRequests> {
         long id = req.getId();
         try {
             return switch (req.getOpCase()) {
-                case GET -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setGet(handler.get(key, req.getGet())).build());
+                case GET -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setGet(handler.get(key, req.getGet(), false)).build());
                 case EXISTS -> CompletableFuture.completedFuture(SessionResponse.newBuilder().setId(id).setExists(handler.exists(key)).build());
                 default -> throw FerryException.invalid("requests[id=%d] has no operation (put, get, delete or exists)", id);
             };
