@@ -75,7 +75,7 @@ public final class RequestHandler {
             }
             bins.add(new BinValidator.NamedValue(b.getName(), Convert.fromProto("bins", i, ".value", b.getValue())));
         }
-        BinValidator.check("bins", bins);
+        // Bin names, count and nesting are checked once, by RecordStore.writeAll.
         return new PreparedWrite(new WriteOp.Put(key, bins, Convert.fromProto("policy", req.getPolicy())), ns);
     }
 
