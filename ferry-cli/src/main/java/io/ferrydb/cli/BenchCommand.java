@@ -30,7 +30,7 @@ final class BenchCommand implements Callable<Integer> {
     int inflight;
     @Option(names = "--keys", defaultValue = "100000", description = "Key space size (default: ${DEFAULT-VALUE}).")
     long keys;
-    @Option(names = "--distribution", defaultValue = "UNIFORM", description = "UNIFORM, ZIPF or HOT (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--distribution", defaultValue = "UNIFORM", description = "UNIFORM, ZIPF or HOT (one hot key taking --hot-key-ratio of the operations, the rest uniform) (default: ${DEFAULT-VALUE}).")
     LoadGenerator.Distribution distribution;
     @Option(names = "--hot-key-ratio", defaultValue = "0", description = "Share of operations on one hot key, 0..1 (default: ${DEFAULT-VALUE}).")
     double hotKeyRatio;

@@ -39,6 +39,8 @@ final class LoadGenerator {
             require(inflight >= threads, "--inflight must be >= --threads (%d), got %d", threads, inflight);
             require(keys >= 1, "--keys must be >= 1, got %d", keys);
             require(hotKeyRatio >= 0 && hotKeyRatio <= 1, "--hot-key-ratio must be 0..1, got %s", hotKeyRatio);
+            require(distribution != Distribution.HOT || hotKeyRatio > 0,
+                    "--distribution HOT needs --hot-key-ratio above 0 (the share of operations on the hot key)");
             require(valueSize >= 0 && valueSize <= 8 * 1024 * 1024, "--value-size must be 0..8388608, got %d", valueSize);
             require(readRatio >= 0 && readRatio <= 1, "--read-ratio must be 0..1, got %s", readRatio);
             require(durationMs >= 1, "--duration must be positive, got %dms", durationMs);

@@ -103,6 +103,22 @@ class CliIT {
     }
 
     @Test
+    void benchRunsAHotKeyWorkloadAndRefusesAHotDistributionWithoutARatio() {
+        Run refused = ferry("bench", "--distribution", "HOT", "--duration", "1", "--warmup", "0");
+        assertEquals(1, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains("--hot-key-ratio"), refused.toString());
+
+        Run run = ferry("bench", "--json", "--distribution", "HOT", "--hot-key-ratio", "0.5", "--keys", "1000",
+                "--read-ratio", "0.5", "--duration", "3", "--warmup", "0", "--set", "benchit");
+        assertEquals(0, run.exit(), run.toString());
+        JsonNode j = run.json();
+        assertTrue(j.get("ops").asLong() > 0, run.toString());
+        assertTrue(j.get("reads").get("ops").asLong() > 0 && j.get("writes").get("ops").asLong() > 0, run.toString());
+        assertEquals(0, j.get("errors").size(), run.toString());
+        assertTrue(run.err().contains("ops/s"), "a progress line per second on stderr: " + run);
+    }
+
+    @Test
     void putWithTypedValuesThenGetAsTextAndJson() {
         Run put = ferry("put", "test", "cli", "typed", "n=5", "f=1.5", "s=hello", "b=true", "l=[1,2]", "m={\"a\":1}", "raw=base64:AQI=",
                 "forced=str:42", "i=int:7", "fl=float:2", "bo=bool:false", "word=not json");
