@@ -1,0 +1,389 @@
+package io.ferrydb.core.cluster;
+
+import io.ferrydb.api.Limits;
+import io.ferrydb.core.record.ByteReader;
+import io.ferrydb.core.record.ByteWriter;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * Binary forms of the control plane's commands, results, views, snapshots and
+ * heartbeats (big-endian, versioned by a leading format byte). The control-plane
+ * log and snapshots hold these bytes, so a format change needs a new version byte
+ * and a reader for the old one.
+ */
+public final class ClusterCodec {
+    private static final int FORMAT = 1;
+    private static final int JOIN = 1;
+    private static final int FAILED = 2;
+    private static final int DECOMMISSION = 3;
+    private static final int CAUGHT_UP = 4;
+    private static final int APPLIED = 1;
+    private static final int REFUSED = 2;
+    private static final ReplicaState[] STATES = ReplicaState.values();
+    private static final Liveness[] LIVENESS = Liveness.values();
+    private static final ChangeReason[] REASONS = ChangeReason.values();
+
+    private ClusterCodec() {}
+
+    // --- commands ---
+
+    public static byte[] encodeCommand(ClusterCommand c) {
+        ByteWriter w = new ByteWriter(256).u8(FORMAT);
+        if (c instanceof ClusterCommand.Join) {
+            ClusterCommand.Join j = (ClusterCommand.Join) c;
+            w.u8(JOIN).shortString(j.node()).shortString(j.address()).shortString(j.httpAddress()).u8(j.voter() ? 1 : 0);
+            w.i32(j.namespaces().size());
+            for (NamespaceSpec ns : j.namespaces()) {
+                w.shortString(ns.name()).i32(ns.replicationFactor());
+            }
+        } else if (c instanceof ClusterCommand.NodeFailed) {
+            w.u8(FAILED).shortString(((ClusterCommand.NodeFailed) c).node());
+        } else if (c instanceof ClusterCommand.Decommission) {
+            w.u8(DECOMMISSION).shortString(((ClusterCommand.Decommission) c).node());
+        } else {
+            ClusterCommand.CaughtUp cu = (ClusterCommand.CaughtUp) c;
+            w.u8(CAUGHT_UP).i32(cu.replicas().size());
+            for (PartitionRef r : cu.replicas()) {
+                w.shortString(r.namespace()).u16(r.partition()).shortString(r.node()).i64(r.epoch());
+            }
+        }
+        w.i64(c.timeMs());
+        writeLsns(w, c.lsns());
+        return w.toByteArray();
+    }
+
+    public static ClusterCommand decodeCommand(byte[] bytes) {
+        ByteReader r = reader(bytes);
+        int type = r.u8();
+        switch (type) {
+            case JOIN: {
+                String node = r.shortString();
+                String address = r.shortString();
+                String http = r.shortString();
+                boolean voter = r.u8() == 1;
+                int n = count(r);
+                List<NamespaceSpec> nss = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    nss.add(new NamespaceSpec(r.shortString(), r.i32()));
+                }
+                return new ClusterCommand.Join(node, address, http, voter, nss, r.i64(), readLsns(r));
+            }
+            case FAILED: {
+                String node = r.shortString();
+                return new ClusterCommand.NodeFailed(node, r.i64(), readLsns(r));
+            }
+            case DECOMMISSION: {
+                String node = r.shortString();
+                return new ClusterCommand.Decommission(node, r.i64(), readLsns(r));
+            }
+            case CAUGHT_UP: {
+                int n = count(r);
+                List<PartitionRef> refs = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    refs.add(new PartitionRef(r.shortString(), r.u16(), r.shortString(), r.i64()));
+                }
+                return new ClusterCommand.CaughtUp(refs, r.i64(), readLsns(r));
+            }
+            default:
+                throw new IllegalArgumentException("unknown cluster command type " + type);
+        }
+    }
+
+    private static void writeLsns(ByteWriter w, List<LsnReport> lsns) {
+        w.i32(lsns.size());
+        for (LsnReport l : lsns) {
+            w.shortString(l.namespace()).u16(l.partition()).shortString(l.node()).i64(l.lsn());
+        }
+    }
+
+    private static List<LsnReport> readLsns(ByteReader r) {
+        int n = count(r);
+        List<LsnReport> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(new LsnReport(r.shortString(), r.u16(), r.shortString(), r.i64()));
+        }
+        return out;
+    }
+
+    // --- results ---
+
+    public static byte[] encodeResult(ApplyResult result) {
+        ByteWriter w = new ByteWriter(64).u8(FORMAT);
+        if (result instanceof ApplyResult.Applied) {
+            w.u8(APPLIED).i64(result.version()).i32(((ApplyResult.Applied) result).partitionsChanged());
+        } else {
+            w.u8(REFUSED).i64(result.version()).blob(((ApplyResult.Refused) result).reason().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        return w.toByteArray();
+    }
+
+    public static ApplyResult decodeResult(byte[] bytes) {
+        ByteReader r = reader(bytes);
+        int type = r.u8();
+        long version = r.i64();
+        if (type == APPLIED) {
+            return new ApplyResult.Applied(version, r.i32());
+        }
+        return new ApplyResult.Refused(version, new String(r.blob(), java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    // --- views and snapshots ---
+
+    public static byte[] encodeView(ClusterView view) {
+        ByteWriter w = new ByteWriter(64 * 1024).u8(FORMAT);
+        writeView(w, view);
+        return w.toByteArray();
+    }
+
+    public static ClusterView decodeView(byte[] bytes) {
+        return readView(reader(bytes));
+    }
+
+    private static void writeView(ByteWriter w, ClusterView view) {
+        w.i64(view.version());
+        List<String> ids = new ArrayList<>(view.members().keySet());
+        Map<String, Integer> index = new HashMap<>();
+        w.i32(ids.size());
+        for (Member m : view.members().values()) {
+            index.put(m.id(), index.size());
+            w.shortString(m.id()).shortString(m.address()).shortString(m.httpAddress()).u8(m.voter() ? 1 : 0).u8(m.liveness().ordinal());
+        }
+        w.i32(view.tables().size());
+        for (NamespaceTable t : view.tables().values()) {
+            w.shortString(t.namespace()).i32(t.replicationFactor());
+            for (int p = 0; p < t.size(); p++) {
+                writeEntry(w, t.entry(p).epoch(), t.entry(p).replicas(), index);
+            }
+        }
+    }
+
+    private static void writeEntry(ByteWriter w, long epoch, List<Replica> replicas, Map<String, Integer> index) {
+        w.i64(epoch).u8(replicas.size());
+        for (Replica rep : replicas) {
+            Integer i = index.get(rep.node());
+            if (i == null) {
+                throw new IllegalStateException("replica on unknown member " + rep.node());
+            }
+            w.u16(i).u8(rep.state().ordinal());
+        }
+    }
+
+    private static ClusterView readView(ByteReader r) {
+        long version = r.i64();
+        int n = count(r);
+        SortedMap<String, Member> members = new TreeMap<>();
+        List<String> ids = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            Member m = new Member(r.shortString(), r.shortString(), r.shortString(), r.u8() == 1, LIVENESS[r.u8()]);
+            members.put(m.id(), m);
+            ids.add(m.id());
+        }
+        int tables = count(r);
+        SortedMap<String, NamespaceTable> views = new TreeMap<>();
+        for (int i = 0; i < tables; i++) {
+            String ns = r.shortString();
+            int rf = r.i32();
+            PartitionEntry[] entries = new PartitionEntry[Limits.PARTITION_COUNT];
+            for (int p = 0; p < entries.length; p++) {
+                entries[p] = readEntry(r, ids);
+            }
+            views.put(ns, new NamespaceTable(ns, rf, entries));
+        }
+        return new ClusterView(version, members, views);
+    }
+
+    private static PartitionEntry readEntry(ByteReader r, List<String> ids) {
+        long epoch = r.i64();
+        return new PartitionEntry(epoch, readReplicas(r, ids));
+    }
+
+    private static List<Replica> readReplicas(ByteReader r, List<String> ids) {
+        int n = r.u8();
+        List<Replica> reps = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            reps.add(new Replica(ids.get(r.u16()), STATES[r.u8()]));
+        }
+        return reps;
+    }
+
+    /** The whole state: the view plus every partition's history. */
+    public static byte[] encodeSnapshot(ClusterState state) {
+        ClusterView view = state.view();
+        ByteWriter w = new ByteWriter(256 * 1024).u8(FORMAT).i32(state.historyLimitPerPartition());
+        writeView(w, view);
+        Map<String, Integer> index = new HashMap<>();
+        for (String id : view.members().keySet()) {
+            index.put(id, index.size());
+        }
+        for (NamespaceTable t : view.tables().values()) {
+            for (int p = 0; p < t.size(); p++) {
+                List<HistoryEntry> h = state.history(t.namespace(), p);
+                w.i32(h.size());
+                for (HistoryEntry e : h) {
+                    writeEntry(w, e.epoch(), e.replicas(), index);
+                    w.i64(e.startLsn()).u8(e.reason().ordinal()).i64(e.timeMs());
+                }
+            }
+        }
+        return w.toByteArray();
+    }
+
+    public static ClusterState decodeSnapshot(byte[] bytes) {
+        ByteReader r = reader(bytes);
+        int historyLimit = r.i32();
+        ClusterView view = readView(r);
+        List<String> ids = new ArrayList<>(view.members().keySet());
+        Map<String, Integer> rfs = new TreeMap<>();
+        Map<String, PartitionEntry[]> entries = new HashMap<>();
+        Map<String, List<List<HistoryEntry>>> history = new HashMap<>();
+        for (NamespaceTable t : view.tables().values()) {
+            rfs.put(t.namespace(), t.replicationFactor());
+            PartitionEntry[] es = new PartitionEntry[t.size()];
+            List<List<HistoryEntry>> hs = new ArrayList<>(t.size());
+            for (int p = 0; p < t.size(); p++) {
+                es[p] = t.entry(p);
+                int n = count(r);
+                List<HistoryEntry> h = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    long epoch = r.i64();
+                    List<Replica> reps = readReplicas(r, ids);
+                    h.add(new HistoryEntry(epoch, reps, r.i64(), REASONS[r.u8()], r.i64()));
+                }
+                hs.add(h);
+            }
+            entries.put(t.namespace(), es);
+            history.put(t.namespace(), hs);
+        }
+        ClusterState state = new ClusterState(historyLimit);
+        state.restore(view.version(), view.members(), rfs, entries, history);
+        return state;
+    }
+
+    public static byte[] encodeHistory(List<HistoryEntry> history) {
+        ByteWriter w = new ByteWriter(1024).u8(FORMAT).i32(history.size());
+        for (HistoryEntry e : history) {
+            w.i64(e.epoch()).u8(e.replicas().size());
+            for (Replica rep : e.replicas()) {
+                w.shortString(rep.node()).u8(rep.state().ordinal());
+            }
+            w.i64(e.startLsn()).u8(e.reason().ordinal()).i64(e.timeMs());
+        }
+        return w.toByteArray();
+    }
+
+    public static List<HistoryEntry> decodeHistory(byte[] bytes) {
+        ByteReader r = reader(bytes);
+        int n = count(r);
+        List<HistoryEntry> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            long epoch = r.i64();
+            int reps = r.u8();
+            List<Replica> replicas = new ArrayList<>(reps);
+            for (int j = 0; j < reps; j++) {
+                replicas.add(new Replica(r.shortString(), STATES[r.u8()]));
+            }
+            out.add(new HistoryEntry(epoch, replicas, r.i64(), REASONS[r.u8()], r.i64()));
+        }
+        return out;
+    }
+
+    // --- heartbeats ---
+
+    public static byte[] encodeHeartbeat(HeartbeatRequest hb) {
+        ByteWriter w = new ByteWriter(8 * 1024).u8(FORMAT);
+        w.shortString(hb.node()).shortString(hb.address()).shortString(hb.httpAddress()).u8(hb.voter() ? 1 : 0);
+        w.i32(hb.namespaces().size());
+        for (NamespaceSpec ns : hb.namespaces()) {
+            w.shortString(ns.name()).i32(ns.replicationFactor());
+        }
+        w.i64(hb.knownVersion());
+        w.i32(hb.lsns().size());
+        for (Map.Entry<String, long[]> e : new TreeMap<>(hb.lsns()).entrySet()) {
+            w.shortString(e.getKey()).i32(e.getValue().length);
+            for (long lsn : e.getValue()) {
+                w.i64(lsn);
+            }
+        }
+        w.i32(hb.caughtUp().size());
+        for (PartitionRef r : hb.caughtUp()) {
+            w.shortString(r.namespace()).u16(r.partition()).shortString(r.node()).i64(r.epoch());
+        }
+        return w.toByteArray();
+    }
+
+    public static HeartbeatRequest decodeHeartbeat(byte[] bytes) {
+        ByteReader r = reader(bytes);
+        String node = r.shortString();
+        String address = r.shortString();
+        String http = r.shortString();
+        boolean voter = r.u8() == 1;
+        int n = count(r);
+        List<NamespaceSpec> nss = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            nss.add(new NamespaceSpec(r.shortString(), r.i32()));
+        }
+        long known = r.i64();
+        int nl = count(r);
+        Map<String, long[]> lsns = new TreeMap<>();
+        for (int i = 0; i < nl; i++) {
+            String ns = r.shortString();
+            int len = r.i32();
+            if (len < 0 || len > Limits.PARTITION_COUNT) {
+                throw new IllegalArgumentException("bad LSN vector length " + len);
+            }
+            long[] v = new long[len];
+            for (int p = 0; p < len; p++) {
+                v[p] = r.i64();
+            }
+            lsns.put(ns, v);
+        }
+        int nc = count(r);
+        List<PartitionRef> refs = new ArrayList<>(nc);
+        for (int i = 0; i < nc; i++) {
+            refs.add(new PartitionRef(r.shortString(), r.u16(), r.shortString(), r.i64()));
+        }
+        return new HeartbeatRequest(node, address, http, voter, nss, known, lsns, refs);
+    }
+
+    public static byte[] encodeHeartbeatReply(HeartbeatReply reply) {
+        ByteWriter w = new ByteWriter(reply.view() == null ? 32 : 64 * 1024).u8(FORMAT);
+        w.u8(reply.fromLeader() ? 1 : 0).u8(reply.leaseGranted() ? 1 : 0).i64(reply.version());
+        w.u8(reply.view() == null ? 0 : 1);
+        if (reply.view() != null) {
+            writeView(w, reply.view());
+        }
+        return w.toByteArray();
+    }
+
+    public static HeartbeatReply decodeHeartbeatReply(byte[] bytes) {
+        ByteReader r = reader(bytes);
+        boolean fromLeader = r.u8() == 1;
+        boolean granted = r.u8() == 1;
+        long version = r.i64();
+        ClusterView view = r.u8() == 1 ? readView(r) : null;
+        return new HeartbeatReply(fromLeader, granted, version, view);
+    }
+
+    private static ByteReader reader(byte[] bytes) {
+        ByteReader r = new ByteReader(bytes);
+        int format = r.u8();
+        if (format != FORMAT) {
+            throw new IllegalArgumentException("unknown cluster codec format " + format);
+        }
+        return r;
+    }
+
+    private static int count(ByteReader r) {
+        int n = r.i32();
+        if (n < 0 || n > r.remaining()) {
+            throw new IllegalArgumentException("bad element count " + n + " with " + r.remaining() + " bytes left");
+        }
+        return n;
+    }
+}

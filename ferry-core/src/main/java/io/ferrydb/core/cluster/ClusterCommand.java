@@ -1,0 +1,46 @@
+package io.ferrydb.core.cluster;
+
+import java.util.List;
+
+/**
+ * A change to the cluster state, committed through the control plane's log and
+ * applied by {@link ClusterState#apply} on every control node. Commands carry the
+ * proposer's time and the LSN reports the table change needs, so applying them is
+ * deterministic: every control node computes the same table.
+ */
+public sealed interface ClusterCommand {
+    long timeMs();
+
+    List<LsnReport> lsns();
+
+    /** A node joins or returns (keeping its id and data). */
+    record Join(String node, String address, String httpAddress, boolean voter, List<NamespaceSpec> namespaces,
+                long timeMs, List<LsnReport> lsns) implements ClusterCommand {
+        public Join {
+            namespaces = List.copyOf(namespaces);
+            lsns = List.copyOf(lsns);
+        }
+    }
+
+    /** The controller noticed missed heartbeats; {@code lsns} let it promote the most up-to-date mirror. */
+    record NodeFailed(String node, long timeMs, List<LsnReport> lsns) implements ClusterCommand {
+        public NodeFailed {
+            lsns = List.copyOf(lsns);
+        }
+    }
+
+    /** Graceful leave: move the node's replicas away, then mark it LEFT. */
+    record Decommission(String node, long timeMs, List<LsnReport> lsns) implements ClusterCommand {
+        public Decommission {
+            lsns = List.copyOf(lsns);
+        }
+    }
+
+    /** Masters report replicas that finished resync or cloning. */
+    record CaughtUp(List<PartitionRef> replicas, long timeMs, List<LsnReport> lsns) implements ClusterCommand {
+        public CaughtUp {
+            replicas = List.copyOf(replicas);
+            lsns = List.copyOf(lsns);
+        }
+    }
+}

@@ -1,0 +1,247 @@
+package io.ferrydb.core.cluster;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The control-plane leader's brain: failure detection from heartbeats, and the
+ * proposals that change the table (join, failure, caught-up). It runs only on the
+ * current leader of the metadata store and keeps soft state (heartbeat times, LSN
+ * reports) that a new leader rebuilds from fresh heartbeats.
+ *
+ * <p>Sans-IO: time comes in with every call, proposals go out through
+ * {@link Proposer}, applied views come back through {@link #onApplied}. Safety rests
+ * on leases (see {@link ClusterTimings}): a node is declared failed only after
+ * {@code failureTimeoutMs} without a heartbeat, counted from no earlier than when this
+ * controller became leader, and a node being declared failed gets no lease-granting
+ * replies until the failure is applied, so its lease has run out before any mirror is
+ * promoted in its place.
+ */
+public final class ClusterController {
+    /** Sends a command to the metadata store; the applied state returns through {@link #onApplied}. */
+    public interface Proposer {
+        void propose(ClusterCommand command);
+    }
+
+    /** Counts for metrics. */
+    public interface Listener {
+        void nodeFailed(String node, long silentMs);
+
+        Listener NONE = (node, silentMs) -> { };
+    }
+
+    private final ClusterTimings timings;
+    private final Proposer proposer;
+    private final Listener listener;
+
+    private boolean leader;
+    private long leaderSinceMs;
+    private ClusterView view = ClusterView.EMPTY;
+    private final Map<String, Long> lastHeartbeatMs = new HashMap<>();
+    private final Map<String, Map<String, long[]>> reportedLsns = new HashMap<>();
+    /** Nodes being declared failed: no lease until the failure is applied. */
+    private final Set<String> fenced = new HashSet<>();
+    /** Proposal keys and when they were sent, so an unapplied proposal is retried, not spammed. */
+    private final Map<String, Long> proposedAtMs = new HashMap<>();
+    private final Set<PartitionRef> caughtUpPending = new LinkedHashSet<>();
+
+    public ClusterController(ClusterTimings timings, Proposer proposer, Listener listener) {
+        this.timings = timings;
+        this.proposer = proposer;
+        this.listener = listener;
+    }
+
+    public boolean isLeader() {
+        return leader;
+    }
+
+    public ClusterView view() {
+        return view;
+    }
+
+    public void becameLeader(long nowMs, ClusterView current) {
+        leader = true;
+        leaderSinceMs = nowMs;
+        view = current;
+        lastHeartbeatMs.clear();
+        reportedLsns.clear();
+        fenced.clear();
+        proposedAtMs.clear();
+        caughtUpPending.clear();
+    }
+
+    public void lostLeadership() {
+        leader = false;
+    }
+
+    public void onApplied(ClusterView applied) {
+        if (applied.version() < view.version()) {
+            return;
+        }
+        view = applied;
+        fenced.removeIf(n -> {
+            Member m = applied.member(n);
+            return m == null || m.liveness() != Liveness.ALIVE && m.liveness() != Liveness.LEAVING;
+        });
+    }
+
+    /** Milliseconds since each member's last heartbeat, as this leader saw it (for status). */
+    public Map<String, Long> heartbeatAgesMs(long nowMs) {
+        Map<String, Long> ages = new HashMap<>();
+        for (Map.Entry<String, Long> e : lastHeartbeatMs.entrySet()) {
+            ages.put(e.getKey(), nowMs - e.getValue());
+        }
+        return ages;
+    }
+
+    public HeartbeatReply onHeartbeat(HeartbeatRequest hb, long nowMs) {
+        if (!leader) {
+            return HeartbeatReply.NOT_LEADER;
+        }
+        lastHeartbeatMs.put(hb.node(), nowMs);
+        reportedLsns.put(hb.node(), hb.lsns());
+        Member m = view.member(hb.node());
+        boolean needsJoin = m == null || m.liveness() == Liveness.DEAD
+                || !m.address().equals(hb.address()) || !m.httpAddress().equals(hb.httpAddress()) || m.voter() != hb.voter()
+                || !hasTables(hb.namespaces());
+        if (needsJoin && (m == null || m.liveness() != Liveness.LEFT)) {
+            proposeOnce("join:" + hb.node(), nowMs, () -> new ClusterCommand.Join(hb.node(), hb.address(), hb.httpAddress(),
+                    hb.voter(), hb.namespaces(), nowMs, masterLsns()));
+        }
+        if (!hb.caughtUp().isEmpty()) {
+            caughtUpPending.addAll(hb.caughtUp());
+            flushCaughtUp(nowMs);
+        }
+        boolean granted = m != null && !fenced.contains(hb.node())
+                && (m.liveness() == Liveness.ALIVE || m.liveness() == Liveness.LEAVING);
+        ClusterView newer = hb.knownVersion() < view.version() ? view : null;
+        return new HeartbeatReply(true, granted, view.version(), newer);
+    }
+
+    private boolean hasTables(List<NamespaceSpec> namespaces) {
+        for (NamespaceSpec ns : namespaces) {
+            if (view.table(ns.name()) == null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Proposes a decommission on behalf of an operator. */
+    public void decommission(String node, long nowMs) {
+        proposer.propose(new ClusterCommand.Decommission(node, nowMs, masterLsns()));
+    }
+
+    public void tick(long nowMs) {
+        if (!leader) {
+            return;
+        }
+        for (Member m : view.members().values()) {
+            if (m.liveness() != Liveness.ALIVE && m.liveness() != Liveness.LEAVING) {
+                continue;
+            }
+            // A new leader has no heartbeat history: it counts from its own start, never earlier.
+            long last = Math.max(leaderSinceMs, lastHeartbeatMs.getOrDefault(m.id(), leaderSinceMs));
+            long silentMs = nowMs - last;
+            // Once fenced, a node stays fenced until its failure is applied, even if heartbeats resume:
+            // the proposal may still commit, and its lease must not outlive it.
+            if (silentMs > timings.failureTimeoutMs() || fenced.contains(m.id())) {
+                boolean firstTime = fenced.add(m.id());
+                boolean sent = proposeOnce("fail:" + m.id(), nowMs, () -> new ClusterCommand.NodeFailed(m.id(), nowMs, lsnsForFailure(m.id())));
+                if (firstTime && sent) {
+                    listener.nodeFailed(m.id(), silentMs);
+                }
+            }
+        }
+        flushCaughtUp(nowMs);
+    }
+
+    private void flushCaughtUp(long nowMs) {
+        caughtUpPending.removeIf(ref -> !stillPending(ref));
+        if (caughtUpPending.isEmpty()) {
+            return;
+        }
+        List<PartitionRef> refs = new ArrayList<>(caughtUpPending);
+        if (proposeOnce("caughtup:" + refs.hashCode(), nowMs, () -> new ClusterCommand.CaughtUp(refs, nowMs, lsnsOfMasters(refs)))) {
+            caughtUpPending.clear();
+        }
+    }
+
+    private boolean stillPending(PartitionRef ref) {
+        PartitionEntry e = view.entry(ref.namespace(), ref.partition());
+        Replica r = e.replicaOn(ref.node());
+        return e.epoch() == ref.epoch() && r != null
+                && (r.state() == ReplicaState.RESYNCING || r.state() == ReplicaState.CLONING);
+    }
+
+    private boolean proposeOnce(String key, long nowMs, java.util.function.Supplier<ClusterCommand> command) {
+        Long at = proposedAtMs.get(key);
+        if (at != null && nowMs - at < timings.proposalRetryMs()) {
+            return false;
+        }
+        proposedAtMs.put(key, nowMs);
+        proposer.propose(command.get());
+        return true;
+    }
+
+    /** Every alive replica's LSN for the partitions the failed node masters, so the best mirror is promoted. */
+    private List<LsnReport> lsnsForFailure(String failed) {
+        List<LsnReport> out = new ArrayList<>();
+        for (NamespaceTable t : view.tables().values()) {
+            for (int p = 0; p < t.size(); p++) {
+                PartitionEntry e = t.entry(p);
+                if (!failed.equals(e.master())) {
+                    continue;
+                }
+                for (Replica r : e.mirrors()) {
+                    long lsn = reported(r.node(), t.namespace(), p);
+                    if (lsn >= 0) {
+                        out.add(new LsnReport(t.namespace(), p, r.node(), lsn));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private List<LsnReport> lsnsOfMasters(List<PartitionRef> refs) {
+        List<LsnReport> out = new ArrayList<>();
+        for (PartitionRef ref : refs) {
+            PartitionEntry e = view.entry(ref.namespace(), ref.partition());
+            for (Replica r : e.replicas()) {
+                long lsn = reported(r.node(), ref.namespace(), ref.partition());
+                if (lsn >= 0) {
+                    out.add(new LsnReport(ref.namespace(), ref.partition(), r.node(), lsn));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Each master's reported LSN, so history entries record where an epoch began. */
+    private List<LsnReport> masterLsns() {
+        List<LsnReport> out = new ArrayList<>();
+        for (NamespaceTable t : view.tables().values()) {
+            for (int p = 0; p < t.size(); p++) {
+                for (Replica r : t.entry(p).replicas()) {
+                    long lsn = reported(r.node(), t.namespace(), p);
+                    if (lsn >= 0) {
+                        out.add(new LsnReport(t.namespace(), p, r.node(), lsn));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private long reported(String node, String namespace, int partition) {
+        Map<String, long[]> byNs = reportedLsns.get(node);
+        long[] lsns = byNs == null ? null : byNs.get(namespace);
+        return lsns == null || partition >= lsns.length ? -1 : lsns[partition];
+    }
+}

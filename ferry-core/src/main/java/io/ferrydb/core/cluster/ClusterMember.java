@@ -1,0 +1,171 @@
+package io.ferrydb.core.cluster;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * A node's side of the control plane: it heartbeats to the leader (its first
+ * heartbeat is its join), adopts newer views from the replies, holds the master
+ * lease, starts the syncs its mastered partitions need and reports them caught up.
+ *
+ * <p>Sans-IO: time comes in with every call; heartbeats and view changes go out
+ * through {@link Outbox}; syncs go to a {@link SyncDriver} which calls
+ * {@link #onSyncComplete} when done. Views only move forward (a duplicated or
+ * reordered reply carrying an older version is ignored), so a node's epochs only grow.
+ */
+public final class ClusterMember {
+    public interface Outbox {
+        /** Sends a heartbeat; the reply must come back to {@link #onHeartbeatReply} with the same {@code sentAtMs}. */
+        void sendHeartbeat(HeartbeatRequest request, long sentAtMs);
+
+        void viewChanged(ClusterView previous, ClusterView current);
+    }
+
+    /** The node's last committed LSN per partition of a namespace (-1 where it holds nothing). */
+    public interface LsnSource {
+        long[] lastLsns(String namespace);
+    }
+
+    /** Brings a mirror up to date (resync or clone); the data path of mirroring. */
+    public interface SyncDriver {
+        void start(PartitionRef mirror, ReplicaState state);
+    }
+
+    private final String nodeId;
+    private final String address;
+    private final String httpAddress;
+    private final boolean voter;
+    private final List<NamespaceSpec> namespaces;
+    private final ClusterTimings timings;
+    private final Outbox outbox;
+    private final LsnSource lsnSource;
+    private final SyncDriver syncDriver;
+
+    private ClusterView view = ClusterView.EMPTY;
+    private long leaseUntilMs = Long.MIN_VALUE;
+    private long lastSentMs = Long.MIN_VALUE;
+    private final Set<PartitionRef> syncsStarted = new HashSet<>();
+    private final Set<PartitionRef> caughtUp = new LinkedHashSet<>();
+
+    public ClusterMember(String nodeId, String address, String httpAddress, boolean voter, List<NamespaceSpec> namespaces,
+                         ClusterTimings timings, Outbox outbox, LsnSource lsnSource, SyncDriver syncDriver) {
+        this.nodeId = nodeId;
+        this.address = address;
+        this.httpAddress = httpAddress;
+        this.voter = voter;
+        this.namespaces = List.copyOf(namespaces);
+        this.timings = timings;
+        this.outbox = outbox;
+        this.lsnSource = lsnSource;
+        this.syncDriver = syncDriver;
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public ClusterView view() {
+        return view;
+    }
+
+    public long leaseUntilMs() {
+        return leaseUntilMs;
+    }
+
+    public void tick(long nowMs) {
+        if (lastSentMs != Long.MIN_VALUE && nowMs - lastSentMs < timings.heartbeatIntervalMs()) {
+            return;
+        }
+        lastSentMs = nowMs;
+        Map<String, long[]> lsns = new TreeMap<>();
+        for (NamespaceSpec ns : namespaces) {
+            lsns.put(ns.name(), lsnSource.lastLsns(ns.name()));
+        }
+        outbox.sendHeartbeat(new HeartbeatRequest(nodeId, address, httpAddress, voter, namespaces, view.version(), lsns,
+                new ArrayList<>(caughtUp)), nowMs);
+    }
+
+    public void onHeartbeatReply(HeartbeatReply reply, long sentAtMs) {
+        if (!reply.fromLeader()) {
+            return;
+        }
+        if (reply.leaseGranted()) {
+            leaseUntilMs = Math.max(leaseUntilMs, sentAtMs + timings.leaseMs());
+        }
+        if (reply.view() != null && reply.view().version() > view.version()) {
+            adopt(reply.view());
+        }
+    }
+
+    private void adopt(ClusterView next) {
+        ClusterView previous = view;
+        view = next;
+        caughtUp.removeIf(ref -> !pending(ref));
+        syncsStarted.removeIf(ref -> !pending(ref));
+        outbox.viewChanged(previous, next);
+        startSyncs();
+    }
+
+    private boolean pending(PartitionRef ref) {
+        PartitionEntry e = view.entry(ref.namespace(), ref.partition());
+        Replica r = e.replicaOn(ref.node());
+        return e.epoch() == ref.epoch() && nodeId.equals(e.master()) && r != null
+                && (r.state() == ReplicaState.RESYNCING || r.state() == ReplicaState.CLONING);
+    }
+
+    private void startSyncs() {
+        for (NamespaceTable t : view.tables().values()) {
+            for (int p = 0; p < t.size(); p++) {
+                PartitionEntry e = t.entry(p);
+                if (!nodeId.equals(e.master()) || !e.available()) {
+                    continue;
+                }
+                for (Replica r : e.mirrors()) {
+                    if (r.state() == ReplicaState.RESYNCING || r.state() == ReplicaState.CLONING) {
+                        PartitionRef ref = new PartitionRef(t.namespace(), p, r.node(), e.epoch());
+                        if (syncsStarted.add(ref)) {
+                            syncDriver.start(ref, r.state());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** The sync of a mirror finished; it is reported with the next heartbeats until the table shows it. */
+    public void onSyncComplete(PartitionRef ref) {
+        if (pending(ref)) {
+            caughtUp.add(ref);
+        }
+    }
+
+    public PartitionRole role(String namespace, int partition) {
+        PartitionEntry e = view.entry(namespace, partition);
+        if (nodeId.equals(e.master())) {
+            return PartitionRole.MASTER;
+        }
+        return e.replicaOn(nodeId) == null ? PartitionRole.NONE : PartitionRole.MIRROR;
+    }
+
+    /** Whether this node may serve the partition as master now: the table says so and the lease holds. */
+    public boolean mastering(String namespace, int partition, long nowMs) {
+        if (nowMs >= leaseUntilMs) {
+            return false;
+        }
+        PartitionEntry e = view.entry(namespace, partition);
+        if (!nodeId.equals(e.master()) || !e.available()) {
+            return false;
+        }
+        Member me = view.member(nodeId);
+        return me != null && (me.liveness() == Liveness.ALIVE || me.liveness() == Liveness.LEAVING);
+    }
+
+    public boolean leaseValid(long nowMs) {
+        return nowMs < leaseUntilMs;
+    }
+}

@@ -1,0 +1,21 @@
+package io.ferrydb.core.cluster;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a node sends the control-plane leader every heartbeat interval: who it is
+ * (so the first heartbeat is its join), the table version it holds, its last LSN of
+ * every partition it holds a replica of, and the replicas it finished syncing.
+ *
+ * @param lsns per namespace, the node's last committed LSN per partition (-1: holds none)
+ */
+public record HeartbeatRequest(String node, String address, String httpAddress, boolean voter,
+                               List<NamespaceSpec> namespaces, long knownVersion,
+                               Map<String, long[]> lsns, List<PartitionRef> caughtUp) {
+    public HeartbeatRequest {
+        namespaces = List.copyOf(namespaces);
+        lsns = Map.copyOf(lsns);
+        caughtUp = List.copyOf(caughtUp);
+    }
+}

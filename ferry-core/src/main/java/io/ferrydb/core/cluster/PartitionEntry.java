@@ -1,0 +1,54 @@
+package io.ferrydb.core.cluster;
+
+import io.ferrydb.core.Verify;
+
+import java.util.List;
+
+/**
+ * One partition's row of the table: its epoch and its replicas, master first.
+ * A master whose replica is {@code ABSENT} means the partition is unavailable: no
+ * in-sync copy survives, so the control plane waits for that node to return rather
+ * than promote a replica that misses acknowledged writes.
+ */
+public record PartitionEntry(long epoch, List<Replica> replicas) {
+    public static final PartitionEntry UNASSIGNED = new PartitionEntry(0, List.of());
+
+    public PartitionEntry {
+        replicas = List.copyOf(replicas);
+        Verify.that(epoch >= 0, "negative epoch %d", epoch);
+        for (int i = 0; i < replicas.size(); i++) {
+            for (int j = i + 1; j < replicas.size(); j++) {
+                Verify.that(!replicas.get(i).node().equals(replicas.get(j).node()),
+                        "node %s holds two replicas of one partition", replicas.get(i).node());
+            }
+        }
+        if (!replicas.isEmpty()) {
+            ReplicaState masterState = replicas.get(0).state();
+            Verify.that(masterState == ReplicaState.IN_SYNC || masterState == ReplicaState.ABSENT,
+                    "a master must be IN_SYNC (or ABSENT when unavailable), was %s", masterState);
+        }
+    }
+
+    /** The master's node id, or null when unassigned. */
+    public String master() {
+        return replicas.isEmpty() ? null : replicas.get(0).node();
+    }
+
+    /** Whether the master is in sync, i.e. the partition can serve writes. */
+    public boolean available() {
+        return !replicas.isEmpty() && replicas.get(0).state() == ReplicaState.IN_SYNC;
+    }
+
+    public List<Replica> mirrors() {
+        return replicas.isEmpty() ? List.of() : replicas.subList(1, replicas.size());
+    }
+
+    public Replica replicaOn(String node) {
+        for (Replica r : replicas) {
+            if (r.node().equals(node)) {
+                return r;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,49 @@
+package io.ferrydb.core.cluster;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Highest-random-weight (rendezvous) hashing, Thaler and Ravishankar 1996: each
+ * (partition, node) pair gets a score and a partition's desired replicas are the RF
+ * nodes with the highest scores. Adding or removing a node only changes the
+ * partitions where that node ranks in the top RF, so a join or leave moves as few
+ * partitions as possible. The score function is fixed (FNV-1a 64 then the
+ * SplitMix64 finaliser) so every node and every JVM computes the same table.
+ */
+public final class Rendezvous {
+    private Rendezvous() {}
+
+    public static long score(String namespace, int partition, String node) {
+        long h = 0xcbf29ce484222325L;
+        h = fnv(h, namespace.getBytes(StandardCharsets.UTF_8));
+        h = fnv(h, new byte[] {0, (byte) (partition >>> 8), (byte) partition, 0});
+        h = fnv(h, node.getBytes(StandardCharsets.UTF_8));
+        return mix(h);
+    }
+
+    /** The desired replicas of a partition, best first (the first is the desired master). */
+    public static List<String> desired(String namespace, int partition, Collection<String> nodes, int replicationFactor) {
+        List<String> ranked = new ArrayList<>(nodes);
+        ranked.sort(Comparator.comparingLong((String n) -> score(namespace, partition, n)).reversed()
+                .thenComparing(Comparator.naturalOrder()));
+        return ranked.size() <= replicationFactor ? ranked : List.copyOf(ranked.subList(0, replicationFactor));
+    }
+
+    private static long fnv(long h, byte[] bytes) {
+        for (byte b : bytes) {
+            h ^= b & 0xFF;
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
+    }
+}

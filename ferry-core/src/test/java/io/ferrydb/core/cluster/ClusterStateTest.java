@@ -1,0 +1,155 @@
+package io.ferrydb.core.cluster;
+
+import io.ferrydb.api.Limits;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ClusterStateTest {
+    private static final String NS = "test";
+
+    static ClusterCommand.Join join(String node, int rf) {
+        return new ClusterCommand.Join(node, "127.0.0.1:" + (7000 + node.hashCode() % 1000), "127.0.0.1:1" + node.length(), true,
+                List.of(new NamespaceSpec(NS, rf)), 0, List.of());
+    }
+
+    /** Reports every CLONING/RESYNCING replica caught up, as masters would once synced. */
+    static void catchUpAll(ClusterState s) {
+        ClusterView v = s.view();
+        List<PartitionRef> refs = new ArrayList<>();
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            PartitionEntry e = v.entry(NS, p);
+            for (Replica r : e.mirrors()) {
+                if (r.state() == ReplicaState.CLONING || r.state() == ReplicaState.RESYNCING) {
+                    refs.add(new PartitionRef(NS, p, r.node(), e.epoch()));
+                }
+            }
+        }
+        s.apply(new ClusterCommand.CaughtUp(refs, 0, List.of()));
+    }
+
+    @Test
+    void firstNodeMastersEveryPartitionInSync() {
+        ClusterState s = new ClusterState(16);
+        assertInstanceOf(ApplyResult.Applied.class, s.apply(join("n1", 2)));
+        ClusterView v = s.view();
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            assertEquals(List.of(new Replica("n1", ReplicaState.IN_SYNC)), v.entry(NS, p).replicas());
+            assertEquals(1, v.entry(NS, p).epoch());
+        }
+        assertEquals(ChangeReason.CREATE, s.history(NS, 0).get(0).reason());
+    }
+
+    @Test
+    void joinClonesThenHandsOffToTheDesiredMaster() {
+        ClusterState s = new ClusterState(16);
+        s.apply(join("n1", 2));
+        s.apply(join("n2", 2));
+        ClusterView v = s.view();
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            PartitionEntry e = v.entry(NS, p);
+            assertEquals("n1", e.master());
+            assertEquals(new Replica("n2", ReplicaState.CLONING), e.replicas().get(1));
+        }
+        catchUpAll(s);
+        v = s.view();
+        int mastersOnN2 = 0;
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            PartitionEntry e = v.entry(NS, p);
+            assertEquals(Rendezvous.desired(NS, p, List.of("n1", "n2"), 2).get(0), e.master());
+            assertTrue(e.replicas().stream().allMatch(r -> r.state() == ReplicaState.IN_SYNC));
+            mastersOnN2 += "n2".equals(e.master()) ? 1 : 0;
+        }
+        assertTrue(mastersOnN2 > 1800 && mastersOnN2 < 2300, "balanced: " + mastersOnN2);
+    }
+
+    @Test
+    void failurePromotesTheInSyncMirrorWithTheHighestLsnAndReturnResyncs() {
+        ClusterState s = new ClusterState(16);
+        s.apply(join("n1", 3));
+        s.apply(join("n2", 3));
+        s.apply(join("n3", 3));
+        catchUpAll(s);
+        int p = 0;
+        while (!"n1".equals(s.view().entry(NS, p).master())) {
+            p++;
+        }
+        PartitionEntry before = s.view().entry(NS, p);
+        String low = before.replicas().get(1).node();
+        String high = before.replicas().get(2).node();
+        s.apply(new ClusterCommand.NodeFailed("n1", 5, List.of(new LsnReport(NS, p, low, 10), new LsnReport(NS, p, high, 12))));
+        PartitionEntry after = s.view().entry(NS, p);
+        assertEquals(high, after.master());
+        assertEquals(before.epoch() + 1, after.epoch());
+        assertEquals(new Replica("n1", ReplicaState.ABSENT), after.replicaOn("n1"));
+        HistoryEntry last = s.history(NS, p).get(s.history(NS, p).size() - 1);
+        assertEquals(ChangeReason.FAILURE, last.reason());
+        assertEquals(13, last.startLsn());
+
+        s.apply(join("n1", 3));
+        assertEquals(ReplicaState.RESYNCING, s.view().entry(NS, p).replicaOn("n1").state());
+        catchUpAll(s);
+        assertEquals("n1", s.view().entry(NS, p).master(), "mastership returns to the desired master once in sync");
+    }
+
+    @Test
+    void lastCopyDownMakesThePartitionUnavailableUntilItReturns() {
+        ClusterState s = new ClusterState(16);
+        s.apply(join("n1", 1));
+        s.apply(join("n2", 1));
+        catchUpAll(s);
+        int p = 0;
+        while (!"n1".equals(s.view().entry(NS, p).master())) {
+            p++;
+        }
+        s.apply(new ClusterCommand.NodeFailed("n1", 5, List.of()));
+        assertFalse(s.view().entry(NS, p).available());
+        assertEquals("n1", s.view().entry(NS, p).master());
+        ApplyResult refused = s.apply(new ClusterCommand.Decommission("n1", 6, List.of()));
+        assertInstanceOf(ApplyResult.Refused.class, refused);
+        s.apply(join("n1", 1));
+        assertTrue(s.view().entry(NS, p).available());
+    }
+
+    @Test
+    void decommissionDrainsTheNodeThenMarksItLeft() {
+        ClusterState s = new ClusterState(16);
+        s.apply(join("n1", 2));
+        s.apply(join("n2", 2));
+        s.apply(join("n3", 2));
+        catchUpAll(s);
+        s.apply(new ClusterCommand.Decommission("n3", 1, List.of()));
+        assertEquals(Liveness.LEAVING, s.view().member("n3").liveness());
+        catchUpAll(s);
+        assertEquals(Liveness.LEFT, s.view().member("n3").liveness());
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            assertEquals(null, s.view().entry(NS, p).replicaOn("n3"));
+        }
+    }
+
+    @Test
+    void snapshotRoundTripsStateAndHistory() {
+        ClusterState s = new ClusterState(4);
+        s.apply(join("n1", 2));
+        s.apply(join("n2", 2));
+        catchUpAll(s);
+        s.apply(new ClusterCommand.NodeFailed("n2", 9, List.of()));
+        ClusterState copy = ClusterCodec.decodeSnapshot(ClusterCodec.encodeSnapshot(s));
+        assertEquals(s.version(), copy.version());
+        for (int p = 0; p < Limits.PARTITION_COUNT; p += 97) {
+            assertEquals(s.view().entry(NS, p), copy.view().entry(NS, p));
+            assertEquals(s.history(NS, p), copy.history(NS, p));
+        }
+        assertEquals(s.view().members(), copy.view().members());
+        ClusterCommand c = new ClusterCommand.CaughtUp(List.of(new PartitionRef(NS, 7, "n2", 3)), 11, List.of(new LsnReport(NS, 7, "n1", 99)));
+        assertEquals(c, ClusterCodec.decodeCommand(ClusterCodec.encodeCommand(c)));
+        assertNotEquals(0, ClusterCodec.encodeView(s.view()).length);
+    }
+}
