@@ -158,7 +158,9 @@ public final class ClusterCodec {
         for (NamespaceTable t : view.tables().values()) {
             w.shortString(t.namespace()).i32(t.replicationFactor());
             for (int p = 0; p < t.size(); p++) {
-                writeEntry(w, t.entry(p).epoch(), t.entry(p).replicas(), index);
+                PartitionEntry e = t.entry(p);
+                writeEntry(w, e.epoch(), e.replicas(), index);
+                w.u16(e.handoffTo() == null ? 0 : index.get(e.handoffTo()) + 1);
             }
         }
     }
@@ -200,7 +202,9 @@ public final class ClusterCodec {
 
     private static PartitionEntry readEntry(ByteReader r, List<String> ids) {
         long epoch = r.i64();
-        return new PartitionEntry(epoch, readReplicas(r, ids));
+        List<Replica> reps = readReplicas(r, ids);
+        int handoff = r.u16();
+        return new PartitionEntry(epoch, reps, handoff == 0 ? null : ids.get(handoff - 1));
     }
 
     private static List<Replica> readReplicas(ByteReader r, List<String> ids) {

@@ -174,9 +174,16 @@ public final class ClusterController {
 
     private boolean stillPending(PartitionRef ref) {
         PartitionEntry e = view.entry(ref.namespace(), ref.partition());
-        Replica r = e.replicaOn(ref.node());
-        return e.epoch() == ref.epoch() && r != null
-                && (r.state() == ReplicaState.RESYNCING || r.state() == ReplicaState.CLONING);
+        return e.epoch() == ref.epoch() && awaitsReport(e, ref.node());
+    }
+
+    /** Whether the table waits for the master to report {@code node}: synced (resync, clone) or handed off to. */
+    static boolean awaitsReport(PartitionEntry e, String node) {
+        if (node.equals(e.handoffTo())) {
+            return true;
+        }
+        Replica r = e.replicaOn(node);
+        return r != null && (r.state() == ReplicaState.RESYNCING || r.state() == ReplicaState.CLONING);
     }
 
     private boolean proposeOnce(String key, long nowMs, java.util.function.Supplier<ClusterCommand> command) {

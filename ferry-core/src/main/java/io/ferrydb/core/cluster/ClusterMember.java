@@ -31,9 +31,19 @@ public final class ClusterMember {
         long[] lastLsns(String namespace);
     }
 
-    /** Brings a mirror up to date (resync or clone); the data path of mirroring. */
+    /** What a sync is for. */
+    public enum SyncKind {
+        /** A returning replica catches up. */
+        RESYNC,
+        /** A new replica is filled. */
+        CLONE,
+        /** The master has stopped serving; the target takes everything it has before becoming master. */
+        HANDOFF
+    }
+
+    /** Brings a mirror up to date; the data path of mirroring. Completion comes back through {@link #onSyncComplete}. */
     public interface SyncDriver {
-        void start(PartitionRef mirror, ReplicaState state);
+        void start(PartitionRef mirror, SyncKind kind);
     }
 
     private final String nodeId;
@@ -108,28 +118,39 @@ public final class ClusterMember {
         caughtUp.removeIf(ref -> !pending(ref));
         syncsStarted.removeIf(ref -> !pending(ref));
         outbox.viewChanged(previous, next);
-        startSyncs();
+        startSyncs(previous);
+    }
+
+    /** Whether the current view still waits for this sync (a driver retries only while it does). */
+    public boolean syncWanted(PartitionRef ref) {
+        return pending(ref);
     }
 
     private boolean pending(PartitionRef ref) {
         PartitionEntry e = view.entry(ref.namespace(), ref.partition());
-        Replica r = e.replicaOn(ref.node());
-        return e.epoch() == ref.epoch() && nodeId.equals(e.master()) && r != null
-                && (r.state() == ReplicaState.RESYNCING || r.state() == ReplicaState.CLONING);
+        return e.epoch() == ref.epoch() && nodeId.equals(e.master()) && ClusterController.awaitsReport(e, ref.node());
     }
 
-    private void startSyncs() {
+    private void startSyncs(ClusterView previous) {
         for (NamespaceTable t : view.tables().values()) {
+            NamespaceTable before = previous.table(t.namespace());
             for (int p = 0; p < t.size(); p++) {
                 PartitionEntry e = t.entry(p);
-                if (!nodeId.equals(e.master()) || !e.available()) {
+                // Entries are immutable and shared between versions: an identical one needs nothing new.
+                if (before != null && before.entry(p) == e) {
+                    continue;
+                }
+                if (!nodeId.equals(e.master()) || e.replicas().get(0).state() != ReplicaState.IN_SYNC) {
                     continue;
                 }
                 for (Replica r : e.mirrors()) {
-                    if (r.state() == ReplicaState.RESYNCING || r.state() == ReplicaState.CLONING) {
+                    SyncKind kind = r.node().equals(e.handoffTo()) ? SyncKind.HANDOFF
+                            : r.state() == ReplicaState.RESYNCING ? SyncKind.RESYNC
+                            : r.state() == ReplicaState.CLONING ? SyncKind.CLONE : null;
+                    if (kind != null) {
                         PartitionRef ref = new PartitionRef(t.namespace(), p, r.node(), e.epoch());
                         if (syncsStarted.add(ref)) {
-                            syncDriver.start(ref, r.state());
+                            syncDriver.start(ref, kind);
                         }
                     }
                 }

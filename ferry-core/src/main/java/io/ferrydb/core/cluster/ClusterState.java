@@ -207,7 +207,7 @@ public final class ClusterState {
         int n = 0;
         for (Table t : tables.values()) {
             for (PartitionEntry e : t.entries) {
-                if (node.equals(e.master()) && !e.available()) {
+                if (node.equals(e.master()) && e.masterAbsent()) {
                     n++;
                 }
             }
@@ -239,19 +239,33 @@ public final class ClusterState {
         }
         PartitionEntry e = t.entries[partition];
         List<Replica> next = new ArrayList<>(e.replicas());
+        boolean handedOff = false;
         for (PartitionRef ref : refs) {
             Replica r = e.replicaOn(ref.node());
             Member m = members.get(ref.node());
             // Stale reports (older epoch, replica gone, node down again) are ignored: the epoch fences them.
-            if (e.epoch() != ref.epoch() || r == null || m == null || m.liveness() == Liveness.DEAD
-                    || (r.state() != ReplicaState.RESYNCING && r.state() != ReplicaState.CLONING)) {
+            if (e.epoch() != ref.epoch() || r == null || m == null || m.liveness() == Liveness.DEAD) {
                 continue;
             }
-            next.set(next.indexOf(r), r.to(ReplicaState.IN_SYNC));
+            if (ref.node().equals(e.handoffTo())) {
+                handedOff = true;
+            } else if (r.state() == ReplicaState.RESYNCING || r.state() == ReplicaState.CLONING) {
+                next.set(next.indexOf(r), r.to(ReplicaState.IN_SYNC));
+            }
         }
-        // Two epochs: first the replicas are IN_SYNC, then the table may hand mastership to one,
-        // so a new master was always IN_SYNC in the epoch before.
-        int changed = commit(namespace, partition, t, new PartitionEntry(e.epoch(), next), ChangeReason.REBALANCE, timeMs, lsns);
+        PartitionEntry step;
+        if (handedOff) {
+            // The old master has stopped and the target holds everything: the target becomes master.
+            Replica target = e.replicaOn(e.handoffTo());
+            next.remove(target);
+            next.add(0, target);
+            step = new PartitionEntry(e.epoch(), next);
+        } else {
+            step = new PartitionEntry(e.epoch(), next, e.handoffTo());
+        }
+        // Two epochs: first the replicas are IN_SYNC (or the handoff is done), then the table may
+        // settle further, so a new master was always IN_SYNC in the epoch before.
+        int changed = commit(namespace, partition, t, step, ChangeReason.REBALANCE, timeMs, lsns);
         if (changed > 0) {
             PartitionEntry reconciled = reconcile(namespace, partition, t, t.entries[partition], lsns);
             commit(namespace, partition, t, reconciled, ChangeReason.REBALANCE, timeMs, lsns);
@@ -284,11 +298,11 @@ public final class ClusterState {
     /** Installs {@code next} as a new epoch if it differs from the current entry; returns 1 if it did. */
     private int commit(String namespace, int partition, Table t, PartitionEntry next, ChangeReason reason, long timeMs, LsnIndex lsns) {
         PartitionEntry current = t.entries[partition];
-        if (next.replicas().equals(current.replicas())) {
+        if (next.replicas().equals(current.replicas()) && java.util.Objects.equals(next.handoffTo(), current.handoffTo())) {
             return 0;
         }
         checkTransition(current, next);
-        PartitionEntry installed = new PartitionEntry(current.epoch() + 1, next.replicas());
+        PartitionEntry installed = new PartitionEntry(current.epoch() + 1, next.replicas(), next.handoffTo());
         t.entries[partition] = installed;
         long masterLsn = installed.master() == null ? -1 : lsns.lsn(namespace, partition, installed.master());
         ArrayDeque<HistoryEntry> h = t.history[partition];
@@ -346,6 +360,7 @@ public final class ClusterState {
             // Every copy was on nodes that left: nothing survives to copy from.
             return new PartitionEntry(entry.epoch(), initialReplicas(desired));
         }
+        String masterBefore = reps.get(0).node();
         promoteIfNeeded(namespace, partition, reps, lsns);
         boolean available = servesAsMaster(reps.get(0));
         for (String d : desired) {
@@ -354,10 +369,31 @@ public final class ClusterState {
                 reps.add(new Replica(d, ReplicaState.CLONING));
             }
         }
+        String handoff = null;
         if (allDesiredInSync(reps, desired)) {
-            reps = settle(reps, desired);
+            if (reps.get(0).node().equals(desired.get(0))) {
+                reps = settle(reps, desired);
+            } else {
+                reps = settleBehind(reps.get(0), reps, desired);
+                handoff = desired.get(0);
+            }
+        } else if (entry.handoffTo() != null && masterBefore.equals(reps.get(0).node()) && available) {
+            int target = indexOf(reps, entry.handoffTo());
+            handoff = target > 0 && servesAsMaster(reps.get(target)) ? entry.handoffTo() : null;
         }
-        return new PartitionEntry(entry.epoch(), reps);
+        return new PartitionEntry(entry.epoch(), reps, handoff);
+    }
+
+    /** The current master first (it keeps serving until the handoff), then the desired replicas in order. */
+    private static List<Replica> settleBehind(Replica master, List<Replica> reps, List<String> desired) {
+        List<Replica> settled = new ArrayList<>();
+        settled.add(master);
+        for (String d : desired) {
+            if (!d.equals(master.node())) {
+                settled.add(reps.get(indexOf(reps, d)));
+            }
+        }
+        return settled;
     }
 
     /** A brand-new partition holds no data, so its first replicas start IN_SYNC. */

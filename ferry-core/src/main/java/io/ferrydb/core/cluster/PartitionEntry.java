@@ -9,9 +9,18 @@ import java.util.List;
  * A master whose replica is {@code ABSENT} means the partition is unavailable: no
  * in-sync copy survives, so the control plane waits for that node to return rather
  * than promote a replica that misses acknowledged writes.
+ *
+ * <p>{@code handoffTo} names the IN_SYNC mirror a planned master change goes to. In
+ * that epoch the master stops serving, brings the target level and reports it; the
+ * next epoch makes the target master. So the old master has stopped before the new
+ * one starts, and a planned handoff needs no lease to run out.
  */
-public record PartitionEntry(long epoch, List<Replica> replicas) {
+public record PartitionEntry(long epoch, List<Replica> replicas, String handoffTo) {
     public static final PartitionEntry UNASSIGNED = new PartitionEntry(0, List.of());
+
+    public PartitionEntry(long epoch, List<Replica> replicas) {
+        this(epoch, replicas, null);
+    }
 
     public PartitionEntry {
         replicas = List.copyOf(replicas);
@@ -27,6 +36,17 @@ public record PartitionEntry(long epoch, List<Replica> replicas) {
             Verify.that(masterState == ReplicaState.IN_SYNC || masterState == ReplicaState.ABSENT,
                     "a master must be IN_SYNC (or ABSENT when unavailable), was %s", masterState);
         }
+        if (handoffTo != null) {
+            Replica target = null;
+            for (int i = 1; i < replicas.size(); i++) {
+                if (replicas.get(i).node().equals(handoffTo)) {
+                    target = replicas.get(i);
+                }
+            }
+            Verify.that(target != null && target.state() == ReplicaState.IN_SYNC,
+                    "handoff target %s must be an IN_SYNC mirror: %s", handoffTo, replicas);
+            Verify.that(replicas.get(0).state() == ReplicaState.IN_SYNC, "only an in-sync master hands off: %s", replicas);
+        }
     }
 
     /** The master's node id, or null when unassigned. */
@@ -34,9 +54,18 @@ public record PartitionEntry(long epoch, List<Replica> replicas) {
         return replicas.isEmpty() ? null : replicas.get(0).node();
     }
 
-    /** Whether the master is in sync, i.e. the partition can serve writes. */
+    /** Whether the master is in sync and not handing off, i.e. the partition can serve writes. */
     public boolean available() {
-        return !replicas.isEmpty() && replicas.get(0).state() == ReplicaState.IN_SYNC;
+        return !replicas.isEmpty() && replicas.get(0).state() == ReplicaState.IN_SYNC && handoffTo == null;
+    }
+
+    /** The master is down and no in-sync mirror could take over. */
+    public boolean masterAbsent() {
+        return !replicas.isEmpty() && replicas.get(0).state() == ReplicaState.ABSENT;
+    }
+
+    public PartitionEntry withHandoff(String target) {
+        return new PartitionEntry(epoch, replicas, target);
     }
 
     public List<Replica> mirrors() {

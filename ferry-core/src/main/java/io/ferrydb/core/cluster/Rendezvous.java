@@ -17,6 +17,25 @@ import java.util.List;
 public final class Rendezvous {
     private Rendezvous() {}
 
+    /** Scores per (namespace, node) for all partitions; small (namespaces x nodes) and cleared if it grows. */
+    private static final java.util.concurrent.ConcurrentHashMap<String, long[]> SCORES = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int SCORES_MAX_ENTRIES = 4096;
+
+    static long cachedScore(String namespace, int partition, String node) {
+        long[] scores = SCORES.get(namespace + '\u0000' + node);
+        if (scores == null) {
+            if (SCORES.size() >= SCORES_MAX_ENTRIES) {
+                SCORES.clear();
+            }
+            scores = new long[io.ferrydb.api.Limits.PARTITION_COUNT];
+            for (int p = 0; p < scores.length; p++) {
+                scores[p] = score(namespace, p, node);
+            }
+            SCORES.put(namespace + '\u0000' + node, scores);
+        }
+        return partition < scores.length ? scores[partition] : score(namespace, partition, node);
+    }
+
     public static long score(String namespace, int partition, String node) {
         long h = 0xcbf29ce484222325L;
         h = fnv(h, namespace.getBytes(StandardCharsets.UTF_8));
@@ -28,7 +47,7 @@ public final class Rendezvous {
     /** The desired replicas of a partition, best first (the first is the desired master). */
     public static List<String> desired(String namespace, int partition, Collection<String> nodes, int replicationFactor) {
         List<String> ranked = new ArrayList<>(nodes);
-        ranked.sort(Comparator.comparingLong((String n) -> score(namespace, partition, n)).reversed()
+        ranked.sort(Comparator.comparingLong((String n) -> cachedScore(namespace, partition, n)).reversed()
                 .thenComparing(Comparator.naturalOrder()));
         return ranked.size() <= replicationFactor ? ranked : List.copyOf(ranked.subList(0, replicationFactor));
     }

@@ -20,19 +20,24 @@ class ClusterStateTest {
                 List.of(new NamespaceSpec(NS, rf)), 0, List.of());
     }
 
-    /** Reports every CLONING/RESYNCING replica caught up, as masters would once synced. */
+    /** Reports every sync and handoff done, as masters would, until the table settles. */
     static void catchUpAll(ClusterState s) {
-        ClusterView v = s.view();
-        List<PartitionRef> refs = new ArrayList<>();
-        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
-            PartitionEntry e = v.entry(NS, p);
-            for (Replica r : e.mirrors()) {
-                if (r.state() == ReplicaState.CLONING || r.state() == ReplicaState.RESYNCING) {
-                    refs.add(new PartitionRef(NS, p, r.node(), e.epoch()));
+        for (int round = 0; round < 4; round++) {
+            ClusterView v = s.view();
+            List<PartitionRef> refs = new ArrayList<>();
+            for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+                PartitionEntry e = v.entry(NS, p);
+                for (Replica r : e.mirrors()) {
+                    if (r.state() == ReplicaState.CLONING || r.state() == ReplicaState.RESYNCING || r.node().equals(e.handoffTo())) {
+                        refs.add(new PartitionRef(NS, p, r.node(), e.epoch()));
+                    }
                 }
             }
+            if (refs.isEmpty()) {
+                return;
+            }
+            s.apply(new ClusterCommand.CaughtUp(refs, 0, List.of()));
         }
-        s.apply(new ClusterCommand.CaughtUp(refs, 0, List.of()));
     }
 
     @Test

@@ -1,0 +1,95 @@
+package io.ferrydb.core.cluster;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ClusterControllerTest {
+    private final ClusterState state = new ClusterState(16);
+    private final List<ClusterCommand> proposed = new ArrayList<>();
+    private final ClusterController controller = new ClusterController(ClusterTimings.DEFAULTS, proposed::add, ClusterController.Listener.NONE);
+
+    private HeartbeatRequest hb(String node, long knownVersion) {
+        return new HeartbeatRequest(node, "h:" + node, "http:" + node, true, List.of(new NamespaceSpec("test", 2)), knownVersion,
+                Map.of("test", new long[] {5, 6}), List.of());
+    }
+
+    private void applyProposals() {
+        for (ClusterCommand c : List.copyOf(proposed)) {
+            state.apply(c);
+        }
+        proposed.clear();
+        controller.onApplied(state.view());
+    }
+
+    @Test
+    void firstHeartbeatJoinsAndLaterOnesGetTheViewOnlyWhenNewer() {
+        controller.becameLeader(0, state.view());
+        HeartbeatReply r = controller.onHeartbeat(hb("n1", 0), 10);
+        assertTrue(r.fromLeader());
+        assertFalse(r.leaseGranted(), "not a member yet");
+        assertInstanceOf(ClusterCommand.Join.class, proposed.get(0));
+        applyProposals();
+        r = controller.onHeartbeat(hb("n1", 0), 20);
+        assertTrue(r.leaseGranted());
+        assertNotNull(r.view());
+        r = controller.onHeartbeat(hb("n1", r.version()), 30);
+        assertNull(r.view(), "an up-to-date node gets no view");
+        assertTrue(proposed.isEmpty(), "a joined node is not joined again");
+    }
+
+    @Test
+    void silentNodeIsDeclaredFailedAfterTheTimeoutAndFencedUntilApplied() {
+        controller.becameLeader(0, state.view());
+        controller.onHeartbeat(hb("n1", 0), 0);
+        controller.onHeartbeat(hb("n2", 0), 0);
+        applyProposals();
+        for (long t = 0; t <= 3_000; t += 50) {
+            controller.onHeartbeat(hb("n1", state.version()), t);
+            if (t <= 1_000) {
+                controller.onHeartbeat(hb("n2", state.version()), t);
+            }
+            controller.tick(t);
+            if (!proposed.isEmpty()) {
+                assertEquals(new ClusterCommand.NodeFailed("n2", t, proposed.get(0).lsns()), proposed.get(0));
+                assertTrue(t - 1_000 > ClusterTimings.DEFAULTS.failureTimeoutMs(), "not before the timeout: " + t);
+                assertTrue(t - 1_000 <= ClusterTimings.DEFAULTS.failureTimeoutMs() + 50, "within a tick of it: " + t);
+                // A late heartbeat from the fenced node gets no lease until the failure is applied.
+                assertFalse(controller.onHeartbeat(hb("n2", state.version()), t + 1).leaseGranted());
+                applyProposals();
+                assertEquals(Liveness.DEAD, state.view().member("n2").liveness());
+                return;
+            }
+        }
+        throw new AssertionError("n2 was never declared failed");
+    }
+
+    @Test
+    void newLeaderWaitsAFullTimeoutBeforeDeclaringAnyoneFailed() {
+        controller.becameLeader(0, state.view());
+        controller.onHeartbeat(hb("n1", 0), 0);
+        applyProposals();
+        controller.lostLeadership();
+        controller.becameLeader(10_000, state.view());
+        controller.tick(10_000 + ClusterTimings.DEFAULTS.failureTimeoutMs());
+        assertTrue(proposed.isEmpty(), "silence before this leader started does not count");
+        controller.tick(10_001 + ClusterTimings.DEFAULTS.failureTimeoutMs());
+        assertInstanceOf(ClusterCommand.NodeFailed.class, proposed.get(0));
+    }
+
+    @Test
+    void nonLeaderAnswersNothing() {
+        assertEquals(HeartbeatReply.NOT_LEADER, controller.onHeartbeat(hb("n1", 0), 0));
+        controller.tick(100_000);
+        assertTrue(proposed.isEmpty());
+    }
+}

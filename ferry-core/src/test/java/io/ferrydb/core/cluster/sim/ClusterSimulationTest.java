@@ -1,0 +1,94 @@
+package io.ferrydb.core.cluster.sim;
+
+import io.ferrydb.core.cluster.ClusterView;
+import io.ferrydb.core.cluster.HeartbeatReply;
+import io.ferrydb.core.cluster.TestViews;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The control plane in the deterministic simulator. {@code ferry.sim.seeds} (default
+ * 1000) swarm seeds run in CI; a failure names its seed and the command that replays
+ * it ({@code -Dferry.sim.seed=S}).
+ */
+class ClusterSimulationTest {
+    static final long CHAOS_MS = 12_000;
+    static final long SETTLE_MS = 12_000;
+
+    static ClusterSimulation simulate(long seed) {
+        SimConfig config = SimConfig.swarm(new Random(seed * 31 + 7));
+        ClusterSimulation sim = new ClusterSimulation(seed, config);
+        sim.run(CHAOS_MS, SETTLE_MS);
+        return sim;
+    }
+
+    @Test
+    void swarmSeeds() throws Exception {
+        int seeds = Integer.getInteger("ferry.sim.seeds", 1000);
+        long first = Long.getLong("ferry.sim.firstSeed", 1);
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        AtomicLong events = new AtomicLong();
+        long startNs = System.nanoTime();
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (long s = first; s < first + seeds; s++) {
+                long seed = s;
+                futures.add(pool.submit(() -> events.addAndGet(simulate(seed).scheduler.executed())));
+            }
+            List<Throwable> failures = new ArrayList<>();
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    failures.add(e.getCause());
+                }
+            }
+            if (!failures.isEmpty()) {
+                AssertionError err = new AssertionError(failures.size() + " of " + seeds + " seeds failed; first: " + failures.get(0).getMessage());
+                failures.forEach(err::addSuppressed);
+                throw err;
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        System.out.printf("cluster simulation: %d seeds, %d events, %.1f s%n", seeds, events.get(), (System.nanoTime() - startNs) / 1e9);
+    }
+
+    /** Replays one seed: {@code -Dferry.sim.seed=S}. */
+    @Test
+    void replay() {
+        Long seed = Long.getLong("ferry.sim.seed");
+        if (seed == null) {
+            return;
+        }
+        ClusterSimulation sim = simulate(seed);
+        System.out.println("seed " + seed + " " + sim.config + " events=" + sim.scheduler.executed() + " " + new java.util.TreeMap<>(sim.stats));
+    }
+
+    /** The checkers must be able to fail: two nodes that both believe they master a partition are caught. */
+    @Test
+    void leaseCheckerCatchesTwoMasters() {
+        ClusterSimulation sim = new ClusterSimulation(42, new SimConfig(3, 3, 2, 0, 0, 5, 0.01, 100, 0, 0, 1000));
+        sim.run(0, 8_000);
+        ClusterSimulation.Node a = sim.nodes.get(0);
+        ClusterSimulation.Node b = sim.nodes.get(1);
+        sim.checkEveryEvent();
+        // Hand b a view in which it holds a's place: both now claim a's partitions while both hold leases.
+        ClusterView doctored = TestViews.swapNodes(a.member.view(), a.id, b.id, a.member.view().version() + 1);
+        b.member.onHeartbeatReply(new HeartbeatReply(true, true, doctored.version(), doctored), b.localMs());
+        AssertionError e = assertThrows(AssertionError.class, sim::checkEveryEvent);
+        assertTrue(e.getMessage().contains("masters"), e.getMessage());
+        assertTrue(e.getMessage().contains("-Dferry.sim.seed=42"), e.getMessage());
+    }
+}
