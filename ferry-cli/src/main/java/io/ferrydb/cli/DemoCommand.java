@@ -66,6 +66,7 @@ final class DemoCommand implements Callable<Integer> {
         config.dataDir = dataDir.toString();
         config.port = port;
         config.httpPort = httpPort;
+        config.controlPort = 0;
         say(out, "starting an embedded FerryDB node (data dir %s)", dataDir.toAbsolutePath().normalize());
         FerryNode node = FerryNode.start(config);
         List<Key> syncKeys = new ArrayList<>();

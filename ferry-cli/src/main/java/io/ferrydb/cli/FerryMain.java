@@ -10,7 +10,7 @@ import java.io.PrintWriter;
 @Command(name = "ferry", mixinStandardHelpOptions = true, version = "FerryDB " + io.ferrydb.server.FerryNode.VERSION,
         description = "FerryDB: a distributed record database whose core is replication.",
         subcommands = {ServerCommand.class, PutCommand.class, GetCommand.class, DeleteCommand.class, ExistsCommand.class,
-                ScanCommand.class, InfoCommand.class, BenchCommand.class, DemoCommand.class,
+                ScanCommand.class, InfoCommand.class, BenchCommand.class, DemoCommand.class, ClusterCommand.class, NodeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class FerryMain {
 
@@ -28,7 +28,11 @@ public final class FerryMain {
             while (t.getCause() != null && !(t instanceof FerryException)) {
                 t = t.getCause();
             }
-            boolean json = parseResult.subcommand() != null && parseResult.subcommand().hasMatchedOption("--json");
+            CommandLine.ParseResult deepest = parseResult;
+            while (deepest.subcommand() != null) {
+                deepest = deepest.subcommand();
+            }
+            boolean json = deepest.hasMatchedOption("--json");
             if (t instanceof FerryException fe) {
                 Output.error(commandLine.getOut(), commandLine.getErr(), json, fe.code().name(), fe.reason());
             } else {

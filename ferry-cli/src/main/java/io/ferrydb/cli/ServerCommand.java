@@ -36,6 +36,18 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--data-dir", description = "Data directory (default ./ferry-data).")
     String dataDir;
 
+    @Option(names = "--control-port", description = "Control-plane (Ratis) port (default 7402; 0 picks a free port).")
+    Integer controlPort;
+
+    @Option(names = "--seeds", split = ",", description = "host:port (gRPC) of nodes already in the cluster, comma-separated.")
+    java.util.List<String> seeds;
+
+    @Option(names = "--control-voters", split = ",", description = "Raft voters as id@host:port, comma-separated (1, 3 or 5).")
+    java.util.List<String> controlVoters;
+
+    @Option(names = "--cluster-name", description = "Cluster name shared by its nodes (default ferry).")
+    String clusterName;
+
     @Option(names = "--json", description = "Print the ready line as JSON.")
     boolean json;
 
@@ -56,6 +68,18 @@ final class ServerCommand implements Callable<Integer> {
         }
         if (dataDir != null) {
             c.dataDir = dataDir;
+        }
+        if (controlPort != null) {
+            c.controlPort = controlPort;
+        }
+        if (seeds != null) {
+            c.seeds = new java.util.ArrayList<>(seeds);
+        }
+        if (controlVoters != null) {
+            c.controlVoters = new java.util.ArrayList<>(controlVoters);
+        }
+        if (clusterName != null) {
+            c.clusterName = clusterName;
         }
         FerryNode node = FerryNode.start(c.validate());
         Runtime.getRuntime().addShutdownHook(new Thread(node::close, "ferry-shutdown"));

@@ -53,6 +53,7 @@ final class ServerProcess implements AutoCloseable {
     private final List<String> extraArgs;
     private int grpcPort;
     private int httpPort;
+    private int controlPort;
     private int starts;
     private Process process;
     private final List<String> stdoutLines = new ArrayList<>();
@@ -70,6 +71,7 @@ final class ServerProcess implements AutoCloseable {
         for (int attempt = 1; ; attempt++) {
             s.grpcPort = freePort();
             s.httpPort = freePort();
+            s.controlPort = freePort();
             try {
                 s.launch();
                 return s;
@@ -113,7 +115,8 @@ final class ServerProcess implements AutoCloseable {
         cmd.add(FerryMain.class.getName());
         int argsFrom = cmd.size();
         cmd.addAll(List.of("server", "--node-id", nodeId, "--bind", "127.0.0.1", "--port", String.valueOf(grpcPort),
-                "--http-port", String.valueOf(httpPort), "--data-dir", dataDir.toString(), "--json"));
+                "--http-port", String.valueOf(httpPort), "--control-port", String.valueOf(controlPort),
+                "--data-dir", dataDir.toString(), "--json"));
         cmd.addAll(extraArgs);
         try {
             Files.writeString(logFile, RUN_MARKER + starts + " " + String.join(" ", cmd.subList(argsFrom, cmd.size())) + "\n",

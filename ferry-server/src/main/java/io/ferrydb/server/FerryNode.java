@@ -10,6 +10,8 @@ import io.ferrydb.core.store.RecordStore;
 import io.ferrydb.proto.InfoResponse;
 import io.ferrydb.proto.NamespaceInfo;
 import io.ferrydb.server.admin.AdminHttpServer;
+import io.ferrydb.server.cluster.ClusterGrpcService;
+import io.ferrydb.server.cluster.NodeCluster;
 import io.ferrydb.server.config.NodeConfig;
 import io.ferrydb.server.maintenance.Purger;
 import io.ferrydb.server.service.FerryGrpcService;
@@ -78,6 +80,7 @@ public final class FerryNode implements AutoCloseable {
     private AdminHttpServer admin;
     private ExecutorService scanExecutor;
     private WritePipeline writePipeline;
+    private volatile NodeCluster cluster;
 
     private FerryNode(NodeConfig config) {
         this.config = config.validate();
@@ -133,12 +136,26 @@ public final class FerryNode implements AutoCloseable {
                     .directExecutor()
                     .maxInboundMessageSize(config.maxMessageBytes)
                     .addService(service)
+                    .addService(new ClusterGrpcService(() -> cluster))
                     .build()
                     .start();
             admin = new AdminHttpServer(config.host, config.httpPort, registry, this::healthJson, () -> state == State.RUNNING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot bind " + config.host + ":" + config.port + "/" + config.httpPort + ": " + e.getMessage(), e);
         }
+        NodeCluster joining = new NodeCluster(config, store, config.host + ":" + grpcPort(), config.host + ":" + httpPort(), registry);
+        joining.start();
+        try {
+            joining.awaitJoined();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            joining.close();
+            throw new IllegalStateException("interrupted while joining the cluster", e);
+        } catch (RuntimeException e) {
+            joining.close();
+            throw e;
+        }
+        cluster = joining;
         state = state.to(State.RUNNING);
         LOG.info("node {} serving gRPC on {}:{}, admin HTTP on {}:{}", config.nodeId, config.host, grpcPort(), config.host, httpPort());
     }
@@ -214,6 +231,11 @@ public final class FerryNode implements AutoCloseable {
         return registry;
     }
 
+    /** The node's cluster membership (null until it has joined). */
+    public NodeCluster cluster() {
+        return cluster;
+    }
+
     public NodeConfig config() {
         return config;
     }
@@ -261,6 +283,9 @@ public final class FerryNode implements AutoCloseable {
         }
         if (admin != null) {
             admin.close();
+        }
+        if (cluster != null) {
+            cluster.close();
         }
         if (writePipeline != null) {
             writePipeline.close();

@@ -25,6 +25,7 @@ public final class NodeConfig {
     public static final int DEFAULT_PORT = 7400;
     public static final int DEFAULT_HTTP_PORT = 7401;
     public static final String DEFAULT_DATA_DIR = "./ferry-data";
+    public static final int DEFAULT_CONTROL_PORT = 7402;
 
     public String nodeId = "node-1";
     public String host = "127.0.0.1";
@@ -49,6 +50,19 @@ public final class NodeConfig {
     /** How often expired records, old tombstones and old log entries are purged. */
     public long purgeIntervalMs = 60_000;
     public List<NamespaceYaml> namespaces = new ArrayList<>(List.of(new NamespaceYaml()));
+    /** Names the control plane's Raft group; nodes of one cluster share it. */
+    public String clusterName = "ferry";
+    /** Port of the control plane (Apache Ratis) on voters. */
+    public int controlPort = DEFAULT_CONTROL_PORT;
+    /** The Raft voters as id@host:port (1, 3 or 5). Empty: learn them from a seed, or with no seeds run alone as the only voter. */
+    public List<String> controlVoters = new ArrayList<>();
+    /** host:port (gRPC) of nodes already in the cluster, asked for the voters when control-voters is empty. */
+    public List<String> seeds = new ArrayList<>();
+    public long heartbeatIntervalMs = 250;
+    /** A master serves only within this long after an acknowledged heartbeat. */
+    public long leaseMs = 1000;
+    /** A node silent this long is declared failed (must exceed the lease with margin for clock drift). */
+    public long failureTimeoutMs = 1500;
 
     public static final class NamespaceYaml {
         public String name = "test";
@@ -121,6 +135,24 @@ public final class NodeConfig {
         require(maxMessageBytes >= 1024, "max-message-bytes must be >= 1024, got %d", maxMessageBytes);
         require(blockCacheBytes >= 1024 * 1024, "block-cache-bytes must be >= 1 MiB, got %d", blockCacheBytes);
         require(purgeIntervalMs >= 10, "purge-interval-ms must be >= 10, got %d", purgeIntervalMs);
+        require(clusterName != null && !clusterName.isBlank(), "cluster-name must not be empty");
+        require(controlPort >= 0 && controlPort <= 65535, "control-port must be 0..65535, got %d", controlPort);
+        require(controlVoters != null, "control-voters must be a list");
+        require(controlVoters.isEmpty() || controlVoters.size() == 1 || controlVoters.size() == 3 || controlVoters.size() == 5,
+                "control-voters must have 1, 3 or 5 entries, got %d", controlVoters.size());
+        for (int i = 0; i < controlVoters.size(); i++) {
+            String v = controlVoters.get(i);
+            require(v != null && v.matches("[^@\\s]+@[^:\\s]+:\\d{1,5}"), "control-voters[%d] must be id@host:port, got '%s'", i, v);
+        }
+        require(seeds != null, "seeds must be a list");
+        for (int i = 0; i < seeds.size(); i++) {
+            String s = seeds.get(i);
+            require(s != null && s.matches("[^:\\s]+:\\d{1,5}"), "seeds[%d] must be host:port, got '%s'", i, s);
+        }
+        require(heartbeatIntervalMs >= 10, "heartbeat-interval-ms must be >= 10, got %d", heartbeatIntervalMs);
+        require(leaseMs > 2 * heartbeatIntervalMs, "lease-ms (%d) must exceed two heartbeat intervals (%d)", leaseMs, 2 * heartbeatIntervalMs);
+        require(failureTimeoutMs * 0.9 > leaseMs * 1.1,
+                "failure-timeout-ms (%d) must exceed lease-ms (%d) by the clock-drift margin (x1.22)", failureTimeoutMs, leaseMs);
         require(namespaces != null && !namespaces.isEmpty(), "namespaces must list at least one namespace");
         List<String> names = new ArrayList<>();
         for (int i = 0; i < namespaces.size(); i++) {

@@ -1,0 +1,137 @@
+package io.ferrydb.server.cluster;
+
+import com.google.protobuf.ByteString;
+import io.ferrydb.api.Limits;
+import io.ferrydb.core.cluster.ApplyResult;
+import io.ferrydb.core.cluster.ClusterCodec;
+import io.ferrydb.core.cluster.ClusterCommand;
+import io.ferrydb.core.cluster.ClusterView;
+import io.ferrydb.proto.ClusterHistoryRequest;
+import io.ferrydb.proto.ClusterHistoryResponse;
+import io.ferrydb.proto.ClusterStatusRequest;
+import io.ferrydb.proto.ClusterStatusResponse;
+import io.ferrydb.proto.DecommissionRequest;
+import io.ferrydb.proto.DecommissionResponse;
+import io.ferrydb.proto.FerryClusterGrpc;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The operators' side of the control plane over gRPC: status (with the encoded view
+ * clients route by), a partition's duplication-schema history, and decommission.
+ * Answers UNAVAILABLE until the node has joined. Bad input names the field.
+ */
+public final class ClusterGrpcService extends FerryClusterGrpc.FerryClusterImplBase {
+    private static final long CONTROL_TIMEOUT_MS = 10_000;
+
+    private final Supplier<NodeCluster> cluster;
+
+    public ClusterGrpcService(Supplier<NodeCluster> cluster) {
+        this.cluster = cluster;
+    }
+
+    private NodeCluster joined(StreamObserver<?> out) {
+        NodeCluster c = cluster.get();
+        if (c == null) {
+            out.onError(Status.UNAVAILABLE.withDescription("node is starting and has not joined the cluster yet").asRuntimeException());
+        }
+        return c;
+    }
+
+    @Override
+    public void status(ClusterStatusRequest request, StreamObserver<ClusterStatusResponse> out) {
+        NodeCluster c = joined(out);
+        if (c == null) {
+            return;
+        }
+        ClusterView view = c.view();
+        try {
+            // Prefer the control plane's current view; fall back to what this node acts on.
+            ClusterView fresh = c.controlPlane().view().get(2, TimeUnit.SECONDS);
+            if (fresh.version() > view.version()) {
+                view = fresh;
+            }
+        } catch (Exception e) {
+            // keep the node's own view
+        }
+        out.onNext(ClusterStatusResponse.newBuilder()
+                .setNodeId(c.nodeId())
+                .setLeaderId(c.controlPlane().leaderId().orElse(""))
+                .addAllControlVoters(c.votersList())
+                .setView(ByteString.copyFrom(ClusterCodec.encodeView(view)))
+                .putAllHeartbeatAgeMs(c.controlPlane().heartbeatAgesMs())
+                .build());
+        out.onCompleted();
+    }
+
+    @Override
+    public void history(ClusterHistoryRequest request, StreamObserver<ClusterHistoryResponse> out) {
+        NodeCluster c = joined(out);
+        if (c == null) {
+            return;
+        }
+        if (request.getNamespace().isEmpty()) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription("namespace: must not be empty").asRuntimeException());
+            return;
+        }
+        if (request.getPartition() >= Limits.PARTITION_COUNT) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription("partition: must be 0.." + (Limits.PARTITION_COUNT - 1)
+                    + ", got " + Integer.toUnsignedString(request.getPartition())).asRuntimeException());
+            return;
+        }
+        if (c.view().table(request.getNamespace()) == null) {
+            out.onError(Status.NOT_FOUND.withDescription("namespace: '" + request.getNamespace() + "' is not in the cluster").asRuntimeException());
+            return;
+        }
+        c.controlPlane().history(request.getNamespace(), request.getPartition())
+                .orTimeout(CONTROL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                .whenComplete((entries, error) -> {
+                    if (error != null) {
+                        out.onError(unavailable(error));
+                    } else {
+                        out.onNext(ClusterHistoryResponse.newBuilder().setEntries(ByteString.copyFrom(ClusterCodec.encodeHistory(entries))).build());
+                        out.onCompleted();
+                    }
+                });
+    }
+
+    @Override
+    public void decommission(DecommissionRequest request, StreamObserver<DecommissionResponse> out) {
+        NodeCluster c = joined(out);
+        if (c == null) {
+            return;
+        }
+        String node = request.getNodeId();
+        if (node.isBlank()) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription("node_id: must not be empty").asRuntimeException());
+            return;
+        }
+        if (c.view().member(node) == null) {
+            out.onError(Status.NOT_FOUND.withDescription("node_id: no member '" + node + "' in the cluster").asRuntimeException());
+            return;
+        }
+        CompletableFuture<ApplyResult> f = c.controlPlane().submit(new ClusterCommand.Decommission(node, System.currentTimeMillis(), List.of()));
+        f.orTimeout(CONTROL_TIMEOUT_MS, TimeUnit.MILLISECONDS).whenComplete((result, error) -> {
+            if (error != null) {
+                out.onError(unavailable(error));
+            } else if (result instanceof ApplyResult.Refused) {
+                out.onError(Status.FAILED_PRECONDITION.withDescription(((ApplyResult.Refused) result).reason()).asRuntimeException());
+            } else {
+                ApplyResult.Applied a = (ApplyResult.Applied) result;
+                out.onNext(DecommissionResponse.newBuilder().setMessage("node " + node + " is leaving: "
+                        + a.partitionsChanged() + " partition entries changed; it becomes LEFT once its replicas have moved").build());
+                out.onCompleted();
+            }
+        });
+    }
+
+    private static RuntimeException unavailable(Throwable error) {
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+        return Status.UNAVAILABLE.withDescription("control plane: " + cause).asRuntimeException();
+    }
+}

@@ -1,0 +1,306 @@
+package io.ferrydb.server.cluster;
+
+import io.ferrydb.api.Limits;
+import io.ferrydb.core.cluster.ClusterMember;
+import io.ferrydb.core.cluster.ClusterTimings;
+import io.ferrydb.core.cluster.ClusterView;
+import io.ferrydb.core.cluster.HeartbeatRequest;
+import io.ferrydb.core.cluster.Liveness;
+import io.ferrydb.core.cluster.Member;
+import io.ferrydb.core.cluster.NamespaceSpec;
+import io.ferrydb.core.cluster.NamespaceTable;
+import io.ferrydb.core.cluster.PartitionRole;
+import io.ferrydb.core.namespace.NamespaceConfig;
+import io.ferrydb.core.store.RecordStore;
+import io.ferrydb.proto.ClusterStatusRequest;
+import io.ferrydb.proto.ClusterStatusResponse;
+import io.ferrydb.proto.FerryClusterGrpc;
+import io.ferrydb.server.config.NodeConfig;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A node's membership in the cluster: it runs the control plane (a Ratis voter, or
+ * only a client), drives the sans-IO {@link ClusterMember} from one thread (ticks,
+ * heartbeat replies, sync completions all go through {@code loop}), and exposes the
+ * node's view, roles and lease to the request path and to operators.
+ *
+ * <p>Until the mirroring data path exists, a sync (resync, clone, handoff) completes
+ * at once: the table moves as the issue of record describes, but no records are copied.
+ */
+public final class NodeCluster implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(NodeCluster.class);
+    private static final long TICK_MS = 50;
+    private static final long JOIN_TIMEOUT_MS = 60_000;
+
+    private final NodeConfig config;
+    private final RecordStore store;
+    private final String address;
+    private final String httpAddress;
+    private final ClusterTimings timings;
+    private final ScheduledExecutorService loop;
+    private final Map<String, String> voters;
+    private final RatisControlPlane controlPlane;
+    private final ClusterMember member;
+    private volatile ClusterView view = ClusterView.EMPTY;
+    private volatile long leaseUntilMs = Long.MIN_VALUE;
+    private final AtomicLong heartbeatsFailed = new AtomicLong();
+    private final AtomicLong heartbeatsSent = new AtomicLong();
+    private final AtomicLong epochChanges = new AtomicLong();
+    private final AtomicLong viewChanges = new AtomicLong();
+    private final Counter membersDeclaredDead;
+
+    public NodeCluster(NodeConfig config, RecordStore store, String address, String httpAddress, MeterRegistry registry) {
+        this.config = config;
+        this.store = store;
+        this.address = address;
+        this.httpAddress = httpAddress;
+        this.timings = new ClusterTimings(config.heartbeatIntervalMs, config.leaseMs, config.failureTimeoutMs,
+                Math.max(config.heartbeatIntervalMs * 4, 1000), 0.1);
+        this.voters = resolveVoters(config);
+        boolean voter = voters.containsKey(config.nodeId);
+        Path dir = Path.of(config.dataDir).toAbsolutePath().normalize().resolve("control");
+        this.controlPlane = new RatisControlPlane(ControlPlaneConfig.of(config.nodeId, voters, dir)
+                .withVoter(voter).withClusterName(config.clusterName).withTimings(timings));
+        this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ferry-cluster");
+            t.setDaemon(true);
+            return t;
+        });
+        List<NamespaceSpec> specs = new ArrayList<>();
+        for (NamespaceConfig ns : store.namespaces()) {
+            specs.add(new NamespaceSpec(ns.name(), ns.replicationFactor()));
+        }
+        this.member = new ClusterMember(config.nodeId, address, httpAddress, voter, specs, timings, new Outbox(),
+                this::lastLsns, (ref, kind) -> loop.execute(() -> member.onSyncComplete(ref)));
+        this.membersDeclaredDead = Counter.builder("ferry_cluster_members_failed").description("members this node saw declared failed").register(registry);
+        FunctionCounter.builder("ferry_cluster_epoch_changes", epochChanges, AtomicLong::get)
+                .description("partition epochs this node has seen change").register(registry);
+        FunctionCounter.builder("ferry_cluster_view_changes", viewChanges, AtomicLong::get)
+                .description("cluster views adopted").register(registry);
+        FunctionCounter.builder("ferry_cluster_heartbeats_failed", heartbeatsFailed, AtomicLong::get)
+                .description("heartbeats that got no answer from a leader").register(registry);
+        FunctionCounter.builder("ferry_cluster_heartbeats", heartbeatsSent, AtomicLong::get)
+                .description("heartbeats sent").register(registry);
+        FunctionCounter.builder("ferry_cluster_leader_changes", controlPlane, RatisControlPlane::leaderChangeCount)
+                .description("control-plane leader changes seen by this voter").register(registry);
+        Gauge.builder("ferry_cluster_view_version", () -> view.version()).description("version of the view this node acts on").register(registry);
+        Gauge.builder("ferry_cluster_lease_valid", () -> leaseValid() ? 1 : 0).description("1 while this node holds a master lease").register(registry);
+        Gauge.builder("ferry_cluster_is_leader", () -> controlPlane.isLeader() ? 1 : 0).description("1 on the control-plane leader").register(registry);
+        for (NamespaceConfig ns : store.namespaces()) {
+            Gauge.builder("ferry_cluster_partitions_mastered", () -> count(ns.name(), PartitionRole.MASTER)).tag("namespace", ns.name())
+                    .description("partitions this node masters").register(registry);
+            Gauge.builder("ferry_cluster_partitions_mirrored", () -> count(ns.name(), PartitionRole.MIRROR)).tag("namespace", ns.name())
+                    .description("partitions this node mirrors").register(registry);
+        }
+    }
+
+    /** Voters from config; else from a seed; else this node alone. */
+    static Map<String, String> resolveVoters(NodeConfig config) {
+        Map<String, String> voters = new LinkedHashMap<>();
+        if (!config.controlVoters.isEmpty()) {
+            for (String v : config.controlVoters) {
+                int at = v.indexOf('@');
+                voters.put(v.substring(0, at), v.substring(at + 1));
+            }
+            return voters;
+        }
+        if (config.seeds.isEmpty()) {
+            if (config.controlPort == 0) {
+                // Chosen once and kept in the config, so a restart in this process reuses it.
+                config.controlPort = freePort(config.host);
+            }
+            voters.put(config.nodeId, config.host + ":" + config.controlPort);
+            return voters;
+        }
+        List<String> errors = new ArrayList<>();
+        for (String seed : config.seeds) {
+            ManagedChannel ch = NettyChannelBuilder.forTarget(seed).usePlaintext().build();
+            try {
+                ClusterStatusResponse r = FerryClusterGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .status(ClusterStatusRequest.getDefaultInstance());
+                for (String v : r.getControlVotersList()) {
+                    int at = v.indexOf('@');
+                    voters.put(v.substring(0, at), v.substring(at + 1));
+                }
+                LOG.info("seed {} named the control voters {}", seed, voters);
+                return voters;
+            } catch (RuntimeException e) {
+                errors.add(seed + ": " + e.getMessage());
+            } finally {
+                ch.shutdownNow();
+            }
+        }
+        throw new IllegalStateException("no seed answered with the control voters: " + errors);
+    }
+
+    private static int freePort(String host) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot find a free control port on " + host, e);
+        }
+    }
+
+    public void start() {
+        try {
+            controlPlane.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the control plane: " + e.getMessage(), e);
+        }
+        loop.scheduleWithFixedDelay(this::tick, 0, TICK_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** Waits until this node is an alive member of the table it holds (bounded). */
+    public void awaitJoined() throws InterruptedException {
+        long deadline = System.currentTimeMillis() + JOIN_TIMEOUT_MS;
+        while (System.currentTimeMillis() < deadline) {
+            Member me = view.member(config.nodeId);
+            if (me != null && me.liveness() == Liveness.ALIVE && view.tables().keySet().containsAll(namespaceNames())) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new IllegalStateException("node " + config.nodeId + " did not join the cluster within " + JOIN_TIMEOUT_MS
+                + " ms; control voters " + voters + ", leader " + controlPlane.leaderId().orElse("unknown"));
+    }
+
+    private List<String> namespaceNames() {
+        List<String> names = new ArrayList<>();
+        for (NamespaceConfig ns : store.namespaces()) {
+            names.add(ns.name());
+        }
+        return names;
+    }
+
+    private void tick() {
+        try {
+            member.tick(System.currentTimeMillis());
+        } catch (RuntimeException e) {
+            LOG.error("cluster tick failed", e);
+        }
+    }
+
+    private long[] lastLsns(String namespace) {
+        long[] lsns = new long[Limits.PARTITION_COUNT];
+        for (int p = 0; p < lsns.length; p++) {
+            lsns[p] = store.partitionInfo(namespace, p).lastLsn();
+        }
+        return lsns;
+    }
+
+    private final class Outbox implements ClusterMember.Outbox {
+        @Override
+        public void sendHeartbeat(HeartbeatRequest request, long sentAtMs) {
+            heartbeatsSent.incrementAndGet();
+            controlPlane.heartbeat(request).whenComplete((reply, error) -> loop.execute(() -> {
+                if (error != null || reply == null || !reply.fromLeader()) {
+                    heartbeatsFailed.incrementAndGet();
+                    return;
+                }
+                member.onHeartbeatReply(reply, sentAtMs);
+                leaseUntilMs = member.leaseUntilMs();
+            }));
+        }
+
+        @Override
+        public void viewChanged(ClusterView previous, ClusterView current) {
+            view = current;
+            viewChanges.incrementAndGet();
+            for (NamespaceTable t : current.tables().values()) {
+                NamespaceTable before = previous.table(t.namespace());
+                for (int p = 0; p < t.size(); p++) {
+                    if (before == null || before.entry(p).epoch() != t.entry(p).epoch()) {
+                        epochChanges.incrementAndGet();
+                    }
+                }
+            }
+            for (Member m : current.members().values()) {
+                Member was = previous.member(m.id());
+                if (m.liveness() == Liveness.DEAD && was != null && was.liveness() != Liveness.DEAD) {
+                    membersDeclaredDead.increment();
+                    LOG.warn("member {} declared failed (view {})", m.id(), current.version());
+                }
+            }
+            LOG.debug("adopted cluster view {}", current.version());
+        }
+    }
+
+    public ClusterView view() {
+        return view;
+    }
+
+    public boolean leaseValid() {
+        return System.currentTimeMillis() < leaseUntilMs;
+    }
+
+    /** Whether this node may serve the partition as master now (table + lease). */
+    public boolean mastering(String namespace, int partition) {
+        ClusterView v = view;
+        if (!leaseValid()) {
+            return false;
+        }
+        var e = v.entry(namespace, partition);
+        return config.nodeId.equals(e.master()) && e.available();
+    }
+
+    private int count(String namespace, PartitionRole role) {
+        ClusterView v = view;
+        NamespaceTable t = v.table(namespace);
+        int n = 0;
+        if (t != null) {
+            for (int p = 0; p < t.size(); p++) {
+                var e = t.entry(p);
+                boolean master = config.nodeId.equals(e.master());
+                if (role == PartitionRole.MASTER ? master : !master && e.replicaOn(config.nodeId) != null) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    public RatisControlPlane controlPlane() {
+        return controlPlane;
+    }
+
+    /** The voters as id@host:port. */
+    public List<String> votersList() {
+        List<String> out = new ArrayList<>();
+        voters.forEach((id, addr) -> out.add(id + "@" + addr));
+        return out;
+    }
+
+    public String nodeId() {
+        return config.nodeId;
+    }
+
+    @Override
+    public void close() {
+        loop.shutdownNow();
+        try {
+            loop.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        controlPlane.close();
+    }
+}
