@@ -90,7 +90,7 @@ public final class NodeCluster implements AutoCloseable {
             specs.add(new NamespaceSpec(ns.name(), ns.replicationFactor()));
         }
         this.member = new ClusterMember(config.nodeId, address, httpAddress, voter, specs, timings, new Outbox(),
-                this::lastLsns, (ref, kind) -> loop.execute(() -> member.onSyncComplete(ref)));
+                this::lastLsns, (ref, kind) -> loop.execute(() -> completeSync(ref)));
         this.membersDeclaredDead = Counter.builder("ferry_cluster_members_failed").description("members this node saw declared failed").register(registry);
         FunctionCounter.builder("ferry_cluster_epoch_changes", epochChanges, AtomicLong::get)
                 .description("partition epochs this node has seen change").register(registry);
@@ -189,6 +189,10 @@ public final class NodeCluster implements AutoCloseable {
             names.add(ns.name());
         }
         return names;
+    }
+
+    private void completeSync(io.ferrydb.core.cluster.PartitionRef ref) {
+        member.onSyncComplete(ref);
     }
 
     private void tick() {
