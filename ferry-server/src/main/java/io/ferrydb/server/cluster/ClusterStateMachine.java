@@ -3,7 +3,6 @@ package io.ferrydb.server.cluster;
 import io.ferrydb.core.Verify;
 import io.ferrydb.core.cluster.ApplyResult;
 import io.ferrydb.core.cluster.ClusterCodec;
-import io.ferrydb.core.cluster.ClusterCommand;
 import io.ferrydb.core.cluster.ClusterController;
 import io.ferrydb.core.cluster.ClusterState;
 import io.ferrydb.core.cluster.ClusterTimings;
@@ -89,6 +88,7 @@ final class ClusterStateMachine extends BaseStateMachine {
     private final List<Consumer<ClusterView>> viewListeners = new CopyOnWriteArrayList<>();
     private volatile RaftServer.Division division;
 
+    /** Leaders this peer has learnt of (itself included). */
     private final AtomicLong leaderChangeCount = new AtomicLong();
     private final AtomicLong commandsApplied = new AtomicLong();
     private final AtomicLong commandsRefused = new AtomicLong();
@@ -180,6 +180,11 @@ final class ClusterStateMachine extends BaseStateMachine {
         }
         TermIndex last = SimpleStateMachineStorage.getTermIndexFromSnapshotFile(path.toFile());
         ClusterState loaded = ClusterCodec.decodeSnapshot(Files.readAllBytes(path));
+        if (loaded.historyLimitPerPartition() != historyLimitPerPartition) {
+            // The snapshot's limit wins: a peer restored from it trims history as the peer that wrote it did.
+            LOG.warn("control-plane snapshot keeps {} history entries per partition; the configured {} is ignored",
+                    loaded.historyLimitPerPartition(), historyLimitPerPartition);
+        }
         synchronized (stateLock) {
             state = loaded;
             setLastAppliedTermIndex(last);
@@ -314,11 +319,11 @@ final class ClusterStateMachine extends BaseStateMachine {
     @Override
     public void notifyLeaderChanged(RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
         boolean self = groupMemberId.getPeerId().equals(newLeaderId);
+        leaderChangeCount.incrementAndGet();
         synchronized (controllerLock) {
             if (self) {
                 // This view may miss entries the previous leader committed; onApplied brings them in as they apply.
                 controller.becameLeader(clockMs.getAsLong(), currentView);
-                leaderChangeCount.incrementAndGet();
                 LOG.info("{} is control-plane leader (view version {})", groupMemberId.getPeerId(), currentView.version());
             } else if (controller.isLeader()) {
                 controller.lostLeadership();

@@ -1,10 +1,10 @@
 package io.ferrydb.server.cluster;
 
+import io.ferrydb.api.FerryException;
 import io.ferrydb.core.Verify;
 import io.ferrydb.core.cluster.ApplyResult;
 import io.ferrydb.core.cluster.ClusterCodec;
 import io.ferrydb.core.cluster.ClusterCommand;
-import io.ferrydb.core.cluster.ClusterController;
 import io.ferrydb.core.cluster.ClusterView;
 import io.ferrydb.core.cluster.HeartbeatReply;
 import io.ferrydb.core.cluster.HeartbeatRequest;
@@ -45,6 +45,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -111,7 +112,6 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
     private final ControlPlaneConfig config;
     private final RaftGroup group;
     private final RaftPeerId selfId;
-    private final LongSupplier clockMs;
     private final ClusterStateMachine stateMachine;
     /** Sends the controller's proposals, so the controller never blocks on Ratis (its queue is bounded). */
     private final ThreadPoolExecutor proposalSender;
@@ -136,7 +136,6 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
 
     RatisControlPlane(ControlPlaneConfig config, LongSupplier clockMs) {
         this.config = config;
-        this.clockMs = clockMs;
         this.selfId = RaftPeerId.valueOf(config.nodeId());
         this.group = RaftGroup.valueOf(RaftGroupId.valueOf(config.groupUuid()), peers(config));
         this.stateMachine = new ClusterStateMachine(config.historyLimitPerPartition(), config.timings(),
@@ -167,6 +166,7 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
             RaftProperties props = properties();
             if (config.voter()) {
                 Files.createDirectories(config.storageDir());
+                refuseForeignGroups();
                 // RECOVER keeps the log and snapshots across restarts; FORMAT only when there is nothing yet.
                 boolean existing = Files.isDirectory(config.storageDir().resolve(group.getGroupId().getUuid().toString()));
                 server = RaftServer.newBuilder()
@@ -194,7 +194,39 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
             throw e;
         }
         synchronized (this) {
+            if (state == State.CLOSED) {
+                // close() ran while we were starting, before the client or server existed.
+                closeQuietly(client, "client");
+                closeQuietly(server, "server");
+                throw new IllegalStateException("control plane " + selfId + " was closed while starting");
+            }
             state = state.to(State.RUNNING);
+        }
+    }
+
+    /**
+     * Ratis serves every group it finds in its storage directory. A directory of another group means
+     * the cluster name changed or two nodes share a directory: refuse, rather than run a stale group.
+     */
+    private void refuseForeignGroups() throws IOException {
+        String ours = group.getGroupId().getUuid().toString();
+        try (var dirs = Files.list(config.storageDir())) {
+            for (Path d : (Iterable<Path>) dirs::iterator) {
+                String name = d.getFileName().toString();
+                if (Files.isDirectory(d) && !name.equals(ours) && isUuid(name)) {
+                    throw FerryException.invalid("config: control-dir %s holds the control-plane state of another "
+                            + "cluster (Raft group %s); cluster-name '%s' uses group %s", config.storageDir(), name,
+                            config.clusterName(), ours);
+                }
+            }
+        }
+    }
+
+    private static boolean isUuid(String s) {
+        try {
+            return UUID.fromString(s).toString().equals(s);
+        } catch (IllegalArgumentException e) {
+            return false;
         }
     }
 
@@ -397,6 +429,7 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
         tick();
     }
 
+    /** How many times this voter learnt of a new leader (itself included); 0 for non-voters. */
     public long leaderChangeCount() {
         return stateMachine.leaderChangeCount();
     }
@@ -495,8 +528,10 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
                 .whenComplete((reply, e) -> {
                     if (e != null) {
                         proposalsFailed.incrementAndGet();
-                        LOG.warn("control plane: proposal {} failed: {}", command.getClass().getSimpleName(),
-                                rootCause(e).toString());
+                        if (state() != State.CLOSED) {
+                            LOG.warn("control plane: proposal {} failed: {}", command.getClass().getSimpleName(),
+                                    rootCause(e).toString());
+                        }
                         return;
                     }
                     ApplyResult result = ClusterCodec.decodeResult(content(reply));

@@ -305,6 +305,17 @@ class RatisControlPlaneTest {
         assertThrows(IllegalStateException.class, () -> plane.submit(join("n1")));
     }
 
+    @Test
+    void refusesAStorageDirOfAnotherCluster() throws Exception {
+        Map<String, String> voters = voters("n1");
+        ControlPlaneConfig first = ControlPlaneConfig.of("n1", voters, tmp.resolve("n1")).withClusterName("alpha");
+        start(first).close();
+        RatisControlPlane renamed = new RatisControlPlane(first.withClusterName("beta"));
+        planes.add(renamed);
+        assertInvalid("holds the control-plane state of another cluster", renamed::start);
+        assertEquals(RatisControlPlane.State.CLOSED, renamed.state());
+    }
+
     // --- helpers ---
 
     private RatisControlPlane start(ControlPlaneConfig config) throws IOException {
