@@ -350,7 +350,11 @@ class CrashRecoveryIT {
                 writers.add(w);
                 w.start();
             }
-            Thread.sleep(1000);
+            // Wait for real load (not a fixed time: a loaded CI machine may be slow to start).
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (acked.size() < 200 && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+            }
             int exit = server.terminate(10_000);
             stop.set(true);
             for (Thread w : writers) {

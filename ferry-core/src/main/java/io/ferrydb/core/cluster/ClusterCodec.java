@@ -38,10 +38,7 @@ public final class ClusterCodec {
         if (c instanceof ClusterCommand.Join) {
             ClusterCommand.Join j = (ClusterCommand.Join) c;
             w.u8(JOIN).shortString(j.node()).shortString(j.address()).shortString(j.httpAddress()).u8(j.voter() ? 1 : 0);
-            w.i32(j.namespaces().size());
-            for (NamespaceSpec ns : j.namespaces()) {
-                w.shortString(ns.name()).i32(ns.replicationFactor());
-            }
+            writeNamespaces(w, j.namespaces());
         } else if (c instanceof ClusterCommand.NodeFailed) {
             w.u8(FAILED).shortString(((ClusterCommand.NodeFailed) c).node());
         } else if (c instanceof ClusterCommand.Decommission) {
@@ -67,11 +64,7 @@ public final class ClusterCodec {
                 String address = r.shortString();
                 String http = r.shortString();
                 boolean voter = r.u8() == 1;
-                int n = count(r);
-                List<NamespaceSpec> nss = new ArrayList<>(n);
-                for (int i = 0; i < n; i++) {
-                    nss.add(new NamespaceSpec(r.shortString(), r.i32()));
-                }
+                List<NamespaceSpec> nss = readNamespaces(r);
                 return new ClusterCommand.Join(node, address, http, voter, nss, r.i64(), readLsns(r));
             }
             case FAILED: {
@@ -93,6 +86,22 @@ public final class ClusterCodec {
             default:
                 throw new IllegalArgumentException("unknown cluster command type " + type);
         }
+    }
+
+    private static void writeNamespaces(ByteWriter w, List<NamespaceSpec> namespaces) {
+        w.i32(namespaces.size());
+        for (NamespaceSpec ns : namespaces) {
+            w.shortString(ns.name()).i32(ns.replicationFactor());
+        }
+    }
+
+    private static List<NamespaceSpec> readNamespaces(ByteReader r) {
+        int n = count(r);
+        List<NamespaceSpec> nss = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            nss.add(new NamespaceSpec(r.shortString(), r.i32()));
+        }
+        return nss;
     }
 
     private static void writeLsns(ByteWriter w, List<LsnReport> lsns) {
@@ -302,10 +311,7 @@ public final class ClusterCodec {
     public static byte[] encodeHeartbeat(HeartbeatRequest hb) {
         ByteWriter w = new ByteWriter(8 * 1024).u8(FORMAT);
         w.shortString(hb.node()).shortString(hb.address()).shortString(hb.httpAddress()).u8(hb.voter() ? 1 : 0);
-        w.i32(hb.namespaces().size());
-        for (NamespaceSpec ns : hb.namespaces()) {
-            w.shortString(ns.name()).i32(ns.replicationFactor());
-        }
+        writeNamespaces(w, hb.namespaces());
         w.i64(hb.knownVersion());
         w.i32(hb.lsns().size());
         for (Map.Entry<String, long[]> e : new TreeMap<>(hb.lsns()).entrySet()) {
@@ -327,11 +333,7 @@ public final class ClusterCodec {
         String address = r.shortString();
         String http = r.shortString();
         boolean voter = r.u8() == 1;
-        int n = count(r);
-        List<NamespaceSpec> nss = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            nss.add(new NamespaceSpec(r.shortString(), r.i32()));
-        }
+        List<NamespaceSpec> nss = readNamespaces(r);
         long known = r.i64();
         int nl = count(r);
         Map<String, long[]> lsns = new TreeMap<>();

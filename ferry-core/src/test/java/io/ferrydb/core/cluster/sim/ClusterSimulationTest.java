@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * it ({@code -Dferry.sim.seed=S}).
  */
 class ClusterSimulationTest {
-    static final long CHAOS_MS = 12_000;
-    static final long SETTLE_MS = 12_000;
+    static final long CHAOS_MS = 10_000;
+    static final long SETTLE_MS = 10_000;
 
     static ClusterSimulation simulate(long seed) {
         SimConfig config = SimConfig.swarm(new Random(seed * 31 + 7));
