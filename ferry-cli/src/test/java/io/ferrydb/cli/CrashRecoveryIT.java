@@ -124,14 +124,20 @@ class CrashRecoveryIT {
                     Key key = Key.of(NS, "crash", "c" + cycle + "-t" + thread + "-" + i);
                     String value = "v-" + cycle + "-" + thread + "-" + i + "-" + "x".repeat(i % 50);
                     attempted.put(key, new Attempt(key, value));
-                    c.async().put(SYNC, key, Map.of("v", value, "i", i)).whenComplete((r, err) -> {
+                    try {
+                        c.async().put(SYNC, key, Map.of("v", value, "i", i)).whenComplete((r, err) -> {
+                            window.release();
+                            if (err == null) {
+                                acked.put(key, new Ack(key, value, r));
+                            } else if (!stop.get() && !isExpectedWriteFailure(unwrap(err))) {
+                                unexpected.compareAndSet(null, err);
+                            }
+                        });
+                    } catch (RuntimeException e) {
+                        // The async API must answer with a failed future, never throw.
                         window.release();
-                        if (err == null) {
-                            acked.put(key, new Ack(key, value, r));
-                        } else if (!stop.get() && !isExpectedWriteFailure(unwrap(err))) {
-                            unexpected.compareAndSet(null, err);
-                        }
-                    });
+                        unexpected.compareAndSet(null, e);
+                    }
                 }
             }, "crash-writer-" + t);
             writers.add(w);

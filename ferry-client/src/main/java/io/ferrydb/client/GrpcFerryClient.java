@@ -48,6 +48,8 @@ final class GrpcFerryClient implements FerryClient {
     private final FerryGrpc.FerryStub[] stubs;
     private final FerryGrpc.FerryBlockingStub blocking;
     private final PipelinedSession[] sessions;
+    /** Replaced (broken) sessions still holding requests: the sweeper expires them too. */
+    private final java.util.Queue<PipelinedSession> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final java.util.concurrent.ScheduledExecutorService sweeper;
     private final FerryAsyncClient async = new Async();
 
@@ -79,6 +81,10 @@ final class GrpcFerryClient implements FerryClient {
                     s.expire(System.nanoTime());
                 }
             }
+            retired.removeIf(s -> {
+                s.expire(System.nanoTime());
+                return s.idle();
+            });
         }, periodMs, periodMs, TimeUnit.MILLISECONDS);
     }
 
@@ -94,6 +100,9 @@ final class GrpcFerryClient implements FerryClient {
             synchronized (this) {
                 s = sessions[i];
                 if (s == null || s.isBroken()) {
+                    if (s != null && !s.idle()) {
+                        retired.add(s);
+                    }
                     s = new PipelinedSession(stubs[i], config.maxRequestsPerMessage(), config.requestTimeoutMs());
                     sessions[i] = s;
                 }

@@ -50,6 +50,11 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
         return broken;
     }
 
+    /** True when no request waits for an answer. */
+    boolean idle() {
+        return pending.isEmpty();
+    }
+
     @Override
     public void beforeStart(ClientCallStreamObserver<SessionRequests> requestStream) {
         this.requests = requestStream;
@@ -63,6 +68,15 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
             return f;
         }
         pending.put(id, new Pending(f, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs)));
+        if (broken) {
+            // The stream broke between the check above and the put: fail() may have swept
+            // the pending map already, and once the client replaces this session nothing
+            // expires it, so fail the request here (remove makes it exactly once).
+            if (pending.remove(id) != null) {
+                f.completeExceptionally(new FerryException(ErrorCode.UNAVAILABLE, "session closed", null, false));
+            }
+            return f;
+        }
         outbox.add(request.setId(id).build());
         // Inside a batch of answers (a callback issuing its next request), send once at the end.
         if (!FlushScope.deferIfActive(this, this::drain)) {
