@@ -13,6 +13,13 @@ public enum ErrorCode {
     ALREADY_EXISTS,
     /** The record's generation did not match the expected generation. */
     FAILED_PRECONDITION,
+    /**
+     * This node does not master the key's partition now: another node does, the
+     * partition is moving, or this node's master lease lapsed. The request was not
+     * executed, so any operation may be retried after refreshing the partition map
+     * (gRPC status ABORTED).
+     */
+    NOT_MASTER,
     /** A server limit was hit (in-flight requests, pending syncs, message size). */
     RESOURCE_EXHAUSTED,
     /** The server could not be reached or is shutting down; safe to retry idempotent calls. */

@@ -49,7 +49,26 @@ final class ClusterCommand {
         long timeoutMs;
 
         ManagedChannel channel() {
+            int colon = host.lastIndexOf(':');
+            boolean ok = colon > 0 && colon < host.length() - 1;
+            if (ok) {
+                try {
+                    int port = Integer.parseInt(host.substring(colon + 1));
+                    ok = port >= 1 && port <= 65535;
+                } catch (NumberFormatException e) {
+                    ok = false;
+                }
+            }
+            if (!ok) {
+                throw io.ferrydb.api.FerryException.invalid("--host must be HOST:PORT with a port 1..65535, got '%s'", host);
+            }
             return NettyChannelBuilder.forTarget(host).usePlaintext().build();
+        }
+
+        /** A gRPC error as the CLI reports it: the status code, the node asked and the server's (or transport's) message. */
+        io.ferrydb.api.FerryException failure(StatusRuntimeException e) {
+            io.ferrydb.api.FerryException fe = io.ferrydb.proto.Convert.toFerryException(e);
+            return new io.ferrydb.api.FerryException(fe.code(), "node " + host + ": " + fe.reason(), e);
         }
 
         FerryClusterGrpc.FerryClusterBlockingStub stub(ManagedChannel ch) {
@@ -57,10 +76,6 @@ final class ClusterCommand {
         }
     }
 
-    /** A gRPC error as the CLI reports it: the status code and the server's message. */
-    static IllegalStateException failure(StatusRuntimeException e) {
-        return new IllegalStateException(e.getStatus().getCode() + ": " + e.getStatus().getDescription());
-    }
 
     @Command(name = "status", description = "Nodes and liveness, control-plane leader, partitions per node, replicas not IN_SYNC, migrations pending.")
     static final class Status implements Callable<Integer> {
@@ -78,7 +93,7 @@ final class ClusterCommand {
                 print(spec.commandLine().getOut(), r, v, admin.json);
                 return 0;
             } catch (StatusRuntimeException e) {
-                throw failure(e);
+                throw admin.failure(e);
             } finally {
                 ch.shutdownNow();
             }
@@ -216,7 +231,7 @@ final class ClusterCommand {
                 }
                 return 0;
             } catch (StatusRuntimeException e) {
-                throw failure(e);
+                throw admin.failure(e);
             } finally {
                 ch.shutdownNow();
             }
@@ -289,7 +304,7 @@ final class ClusterCommand {
                 }
                 return 0;
             } catch (StatusRuntimeException e) {
-                throw failure(e);
+                throw admin.failure(e);
             } finally {
                 ch.shutdownNow();
             }

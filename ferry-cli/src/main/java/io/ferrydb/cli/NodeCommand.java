@@ -39,7 +39,7 @@ final class NodeCommand {
                 }
                 return 0;
             } catch (StatusRuntimeException e) {
-                throw ClusterCommand.failure(e);
+                throw admin.failure(e);
             } finally {
                 ch.shutdownNow();
             }

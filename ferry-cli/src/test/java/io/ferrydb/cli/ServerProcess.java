@@ -50,11 +50,12 @@ final class ServerProcess implements AutoCloseable {
     private final String nodeId;
     private final Path dataDir;
     private final Path logFile;
-    private final List<String> extraArgs;
+    private List<String> extraArgs;
     private int grpcPort;
     private int httpPort;
     private int controlPort;
     private int starts;
+    private long readyTimeoutMs = READY_TIMEOUT_MS;
     private Process process;
     private final List<String> stdoutLines = new ArrayList<>();
 
@@ -83,6 +84,33 @@ final class ServerProcess implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * A node with its ports chosen but not started: cluster tests need every voter's
+     * control port before any voter starts, and start the voters in parallel.
+     */
+    static ServerProcess prepare(String nodeId, Path dataDir) {
+        ServerProcess s = new ServerProcess(nodeId, dataDir, List.of());
+        s.grpcPort = freePort();
+        s.httpPort = freePort();
+        s.controlPort = freePort();
+        return s;
+    }
+
+    /** Starts a prepared node with these extra arguments (kept for restarts); waits until it is ready. */
+    void launch(List<String> args, long readyTimeoutMs) {
+        this.extraArgs = List.copyOf(args);
+        this.readyTimeoutMs = readyTimeoutMs;
+        launch();
+    }
+
+    String nodeId() {
+        return nodeId;
+    }
+
+    String controlAddress() {
+        return "127.0.0.1:" + controlPort;
     }
 
     /** A port that was free a moment ago (bind port 0 on loopback, read it, close). */
@@ -137,9 +165,9 @@ final class ServerProcess implements AutoCloseable {
         reader.start();
         JsonNode line;
         try {
-            line = ready.get(READY_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            line = ready.get(readyTimeoutMs, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new AssertionError("node " + nodeId + " printed no ready line within " + READY_TIMEOUT_MS + " ms; log:\n" + logOfCurrentRun());
+            throw new AssertionError("node " + nodeId + " printed no ready line within " + readyTimeoutMs + " ms; log:\n" + logOfCurrentRun());
         } catch (ExecutionException e) {
             throw new AssertionError("node " + nodeId + " exited before it was ready (" + e.getCause().getMessage() + "); log:\n"
                     + logOfCurrentRun());

@@ -11,8 +11,19 @@ import io.ferrydb.api.FerryException;
  *                    (so operations on one key stay in order), and the server serves each
  *                    connection on its own transport thread
  */
-public record ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage, int connections) {
+public record ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage, int connections,
+                           int maxRetries) {
     public static final int DEFAULT_CONNECTIONS = 1;
+    /**
+     * Retries of one call after a routing refusal (NOT_MASTER, always safe: the request
+     * was not executed) or, for reads, after the node could not be reached. Each retry
+     * first refreshes the partition map; all of them stay within the request timeout.
+     */
+    public static final int DEFAULT_MAX_RETRIES = 8;
+
+    public ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage, int connections) {
+        this(host, port, requestTimeoutMs, maxRequestsPerMessage, connections, DEFAULT_MAX_RETRIES);
+    }
     /**
      * Small enough that several messages are in flight at 64 outstanding requests, so
      * the server's transport and storage stages (and the client) work at the same time.
@@ -41,6 +52,9 @@ public record ClientConfig(String host, int port, long requestTimeoutMs, int max
         if (connections < 1 || connections > 64) {
             throw FerryException.invalid("connections must be 1..64, got %d", connections);
         }
+        if (maxRetries < 0 || maxRetries > 100) {
+            throw FerryException.invalid("maxRetries must be 0..100, got %d", maxRetries);
+        }
     }
 
     /** Parses {@code HOST:PORT} (or {@code HOST}, default port 7400). */
@@ -61,14 +75,23 @@ public record ClientConfig(String host, int port, long requestTimeoutMs, int max
     }
 
     public ClientConfig withRequestTimeoutMs(long ms) {
-        return new ClientConfig(host, port, ms, maxRequestsPerMessage, connections);
+        return new ClientConfig(host, port, ms, maxRequestsPerMessage, connections, maxRetries);
     }
 
     public ClientConfig withMaxRequestsPerMessage(int n) {
-        return new ClientConfig(host, port, requestTimeoutMs, n, connections);
+        return new ClientConfig(host, port, requestTimeoutMs, n, connections, maxRetries);
     }
 
     public ClientConfig withConnections(int n) {
-        return new ClientConfig(host, port, requestTimeoutMs, maxRequestsPerMessage, n);
+        return new ClientConfig(host, port, requestTimeoutMs, maxRequestsPerMessage, n, maxRetries);
+    }
+
+    public ClientConfig withMaxRetries(int n) {
+        return new ClientConfig(host, port, requestTimeoutMs, maxRequestsPerMessage, connections, n);
+    }
+
+    /** host:port of the seed node. */
+    public String address() {
+        return host + ":" + port;
     }
 }

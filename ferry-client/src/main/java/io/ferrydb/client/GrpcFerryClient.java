@@ -20,6 +20,8 @@ import io.ferrydb.proto.GetRequest;
 import io.ferrydb.proto.InfoRequest;
 import io.ferrydb.proto.InfoResponse;
 import io.ferrydb.proto.NamespaceInfo;
+import io.ferrydb.proto.PartitionMapRequest;
+import io.ferrydb.proto.PartitionMapResponse;
 import io.ferrydb.proto.PutRequest;
 import io.ferrydb.proto.ScanRequest;
 import io.ferrydb.proto.ScanResponse;
@@ -27,8 +29,6 @@ import io.ferrydb.proto.SessionRequest;
 import io.ferrydb.proto.SessionResponse;
 import io.ferrydb.proto.WriteAck;
 import io.ferrydb.proto.WriteOp;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -37,82 +37,205 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-/** The gRPC implementation of {@link FerryClient}. */
+/**
+ * The gRPC implementation of {@link FerryClient}. It fetches the cluster's partition
+ * map from the seed node, sends each key to its partition's master, refreshes the map
+ * when a node answers NOT_MASTER or cannot be reached, and retries within a bounded
+ * budget: any call after NOT_MASTER (the request was not executed), reads also after
+ * UNAVAILABLE. A write whose node vanished fails UNAVAILABLE (it may or may not have
+ * been applied) and the next call goes by the refreshed map.
+ */
 final class GrpcFerryClient implements FerryClient {
+    private static final long REFRESH_MIN_INTERVAL_MS = 20;
+    private static final long MAP_TIMEOUT_MS = 2_000;
+
     private final ClientConfig config;
-    private final ManagedChannel[] channels;
-    private final FerryGrpc.FerryStub[] stubs;
-    private final FerryGrpc.FerryBlockingStub blocking;
-    private final PipelinedSession[] sessions;
-    /** Replaced (broken) sessions still holding requests: the sweeper expires them too. */
-    private final java.util.Queue<PipelinedSession> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private final java.util.concurrent.ScheduledExecutorService sweeper;
+    private final NodeConnection seed;
+    private final Map<String, NodeConnection> nodes = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService sweeper;
+    /** Runs map refreshes and delayed retries, off the transport threads. */
+    private final ScheduledExecutorService router;
     private final FerryAsyncClient async = new Async();
+    private volatile Routing routing = Routing.NONE;
+    private volatile boolean closed;
+    private final Object refreshLock = new Object();
+    private long lastRefreshMs = Long.MIN_VALUE / 2;
+    private final AtomicLong retries = new AtomicLong();
+    private final AtomicLong refreshes = new AtomicLong();
 
     GrpcFerryClient(ClientConfig config) {
         this.config = config;
-        int n = config.connections();
-        this.channels = new ManagedChannel[n];
-        this.stubs = new FerryGrpc.FerryStub[n];
-        this.sessions = new PipelinedSession[n];
-        for (int i = 0; i < n; i++) {
-            channels[i] = NettyChannelBuilder.forAddress(config.host(), config.port())
-                    .usePlaintext()
-                    .directExecutor()
-                    .maxInboundMessageSize(64 * 1024 * 1024)
-                    .build();
-            stubs[i] = FerryGrpc.newStub(channels[i]);
-        }
-        this.blocking = FerryGrpc.newBlockingStub(channels[0]);
-        this.sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "ferry-client-timeouts");
-            t.setDaemon(true);
-            return t;
-        });
+        this.seed = new NodeConnection(config.address(), config);
+        nodes.put(seed.address(), seed);
+        this.sweeper = Executors.newSingleThreadScheduledExecutor(daemon("ferry-client-timeouts"));
+        this.router = Executors.newSingleThreadScheduledExecutor(daemon("ferry-client-router"));
         long periodMs = Math.max(10, Math.min(100, config.requestTimeoutMs() / 10));
         sweeper.scheduleWithFixedDelay(() -> {
-            for (int i = 0; i < sessions.length; i++) {
-                PipelinedSession s = sessionAt(i);
-                if (s != null) {
-                    s.expire(System.nanoTime());
-                }
+            long now = System.nanoTime();
+            for (NodeConnection c : nodes.values()) {
+                c.expire(now);
             }
-            retired.removeIf(s -> {
-                s.expire(System.nanoTime());
-                return s.idle();
-            });
         }, periodMs, periodMs, TimeUnit.MILLISECONDS);
+        // A node outside any cluster (or not answering yet) leaves the map empty: calls go to the seed.
+        refreshRouting(true);
     }
 
-    private synchronized PipelinedSession sessionAt(int i) {
-        return sessions[i];
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
     }
 
-    /** The session of the key's partition: one key always travels on one connection, in order. */
-    private PipelinedSession session(Key key) {
-        int i = sessions.length == 1 ? 0 : key.partition() % sessions.length;
-        PipelinedSession s = sessionAt(i);
-        if (s == null || s.isBroken()) {
-            synchronized (this) {
-                s = sessions[i];
-                if (s == null || s.isBroken()) {
-                    if (s != null && !s.idle()) {
-                        retired.add(s);
+    /** Retries made after a refusal or an unreachable node (for tests and metrics). */
+    long retries() {
+        return retries.get();
+    }
+
+    long routingVersion() {
+        return routing.version();
+    }
+
+    // ---- routing ----
+
+    private NodeConnection connection(String address) {
+        if (address == null) {
+            return seed;
+        }
+        NodeConnection c = nodes.get(address);
+        if (c != null) {
+            return c;
+        }
+        synchronized (nodes) {
+            return nodes.computeIfAbsent(address, a -> new NodeConnection(a, config));
+        }
+    }
+
+    private NodeConnection route(Key key) {
+        return connection(routing.master(key));
+    }
+
+    /**
+     * Fetches the partition map from the known nodes (the seed last), at most every
+     * {@value #REFRESH_MIN_INTERVAL_MS} ms unless forced; keeps the newer of what it
+     * has and what it got.
+     */
+    void refreshRouting(boolean force) {
+        synchronized (refreshLock) {
+            long now = System.currentTimeMillis();
+            if (!force && now - lastRefreshMs < REFRESH_MIN_INTERVAL_MS) {
+                return;
+            }
+            lastRefreshMs = now;
+            refreshes.incrementAndGet();
+            List<NodeConnection> order = new ArrayList<>(nodes.values());
+            order.remove(seed);
+            order.add(seed);
+            for (NodeConnection c : order) {
+                if (closed) {
+                    return;
+                }
+                try {
+                    PartitionMapResponse r = c.cluster(MAP_TIMEOUT_MS).partitionMap(PartitionMapRequest.getDefaultInstance());
+                    Routing fetched = Routing.of(r);
+                    if (fetched.version() >= routing.version()) {
+                        routing = fetched;
                     }
-                    s = new PipelinedSession(stubs[i], config.maxRequestsPerMessage(), config.requestTimeoutMs());
-                    sessions[i] = s;
+                    return;
+                } catch (RuntimeException e) {
+                    // try the next node
                 }
             }
         }
-        return s;
     }
 
-    private FerryGrpc.FerryBlockingStub blocking() {
-        return blocking.withDeadlineAfter(config.requestTimeoutMs(), TimeUnit.MILLISECONDS);
+    /**
+     * NOT_MASTER and a refused connection mean the request was never executed, so any
+     * call may go again; other failures of reads are retried too, writes are not (the
+     * write may have been applied before the node vanished).
+     */
+    private boolean retryable(FerryException e, boolean idempotent) {
+        return e.code() == ErrorCode.NOT_MASTER
+                || e.code() == ErrorCode.UNAVAILABLE && neverSent(e)
+                || idempotent && (e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.DEADLINE_EXCEEDED);
+    }
+
+    /** The connection could not even be opened (nothing listens there any more). */
+    private static boolean neverSent(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof java.net.ConnectException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static long backoffMs(int attempt) {
+        return Math.min(500, 10L << Math.min(attempt, 6));
+    }
+
+    /**
+     * Runs a keyed call against the key's master, retrying within the budget. A failure
+     * that is not retried still refreshes the map when it says the node is gone.
+     */
+    private <T> CompletableFuture<T> routed(Key key, boolean idempotent, java.util.function.Function<NodeConnection, CompletableFuture<T>> call) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        attempt(key, idempotent, call, result, 0, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.requestTimeoutMs()));
+        return result;
+    }
+
+    private <T> void attempt(Key key, boolean idempotent, java.util.function.Function<NodeConnection, CompletableFuture<T>> call,
+                             CompletableFuture<T> result, int attempt, long deadlineNs) {
+        CompletableFuture<T> f;
+        try {
+            f = call.apply(route(key));
+        } catch (RuntimeException e) {
+            result.completeExceptionally(e);
+            return;
+        }
+        f.whenComplete((v, t) -> {
+            if (t == null) {
+                result.complete(v);
+                return;
+            }
+            FerryException fe = unwrap(t);
+            long delay = backoffMs(attempt);
+            boolean again = !closed && attempt < config.maxRetries() && retryable(fe, idempotent)
+                    && System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delay) < deadlineNs;
+            if (!again) {
+                if (fe.code() == ErrorCode.UNAVAILABLE || fe.code() == ErrorCode.NOT_MASTER) {
+                    scheduleRefresh(0);
+                }
+                result.completeExceptionally(fe);
+                return;
+            }
+            retries.incrementAndGet();
+            try {
+                router.schedule(() -> {
+                    refreshRouting(false);
+                    attempt(key, idempotent, call, result, attempt + 1, deadlineNs);
+                }, delay, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                result.completeExceptionally(fe);
+            }
+        });
+    }
+
+    private void scheduleRefresh(long delayMs) {
+        try {
+            router.schedule(() -> refreshRouting(false), delayMs, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            // closed
+        }
     }
 
     @Override
@@ -130,13 +253,14 @@ final class GrpcFerryClient implements FerryClient {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return session(key).call(SessionRequest.newBuilder().setPut(req)).thenApply(r -> result(r.getPut().getAck()));
+        return routed(key, false, c -> c.session(key).call(SessionRequest.newBuilder().setPut(req)))
+                .thenApply(r -> result(r.getPut().getAck()));
     }
 
     @Override
     public CompletableFuture<Record> get(Key key, String... bins) {
         GetRequest req = GetRequest.newBuilder().setKey(Convert.toProto(key)).addAllBins(Arrays.asList(bins)).build();
-        return session(key).call(SessionRequest.newBuilder().setGet(req)).handle((r, t) -> {
+        return routed(key, true, c -> c.session(key).call(SessionRequest.newBuilder().setGet(req))).handle((r, t) -> {
             if (t == null) {
                 return Convert.fromProto(key, r.getGet().getRecord());
             }
@@ -150,14 +274,16 @@ final class GrpcFerryClient implements FerryClient {
 
     @Override
     public CompletableFuture<Boolean> exists(Key key) {
-        return session(key).call(SessionRequest.newBuilder().setExists(ExistsRequest.newBuilder().setKey(Convert.toProto(key))))
+        ExistsRequest req = ExistsRequest.newBuilder().setKey(Convert.toProto(key)).build();
+        return routed(key, true, c -> c.session(key).call(SessionRequest.newBuilder().setExists(req)))
                 .thenApply(r -> r.getExists().getExists());
     }
 
     @Override
     public CompletableFuture<Boolean> delete(WritePolicy policy, Key key) {
         DeleteRequest req = DeleteRequest.newBuilder().setKey(Convert.toProto(key)).setPolicy(Convert.toProto(policy)).build();
-        return session(key).call(SessionRequest.newBuilder().setDelete(req)).thenApply(r -> r.getDelete().getExisted());
+        return routed(key, false, c -> c.session(key).call(SessionRequest.newBuilder().setDelete(req)))
+                .thenApply(r -> r.getDelete().getExisted());
     }
 
     }
@@ -186,64 +312,200 @@ final class GrpcFerryClient implements FerryClient {
 
     @Override
     public List<BatchResult> batchGet(List<Key> keys, String... bins) {
-        BatchGetRequest.Builder b = BatchGetRequest.newBuilder();
+        List<GetRequest> gets = new ArrayList<>(keys.size());
         for (Key k : keys) {
-            b.addGets(GetRequest.newBuilder().setKey(Convert.toProto(k)).addAllBins(Arrays.asList(bins)));
+            gets.add(GetRequest.newBuilder().setKey(Convert.toProto(k)).addAllBins(Arrays.asList(bins)).build());
         }
-        BatchGetResponse resp = unary(() -> blocking().batchGet(b.build()));
-        List<BatchResult> out = new ArrayList<>(resp.getResultsCount());
-        for (BatchGetResult r : resp.getResultsList()) {
-            if (r.getStatus() == 0) {
-                out.add(new BatchResult(null, null, Convert.fromProto(r.getRecord()), null, true));
-            } else {
-                out.add(new BatchResult(Convert.errorCode(r.getStatus()), r.getMessage(), null, null, false));
+        return batched(keys, true, (c, idx) -> {
+            BatchGetRequest.Builder b = BatchGetRequest.newBuilder();
+            for (int i : idx) {
+                b.addGets(gets.get(i));
             }
-        }
-        return out;
+            BatchGetResponse resp = c.blocking().batchGet(b.build());
+            List<BatchResult> out = new ArrayList<>(resp.getResultsCount());
+            for (BatchGetResult r : resp.getResultsList()) {
+                out.add(r.getStatus() == 0
+                        ? new BatchResult(null, null, Convert.fromProto(r.getRecord()), null, true)
+                        : new BatchResult(Convert.errorCode(r.getStatus()), r.getMessage(), null, null, false));
+            }
+            return out;
+        });
     }
 
     @Override
     public List<BatchResult> batchWrite(List<WriteOperation> ops) {
-        BatchWriteRequest.Builder b = BatchWriteRequest.newBuilder();
+        List<WriteOp> encoded = new ArrayList<>(ops.size());
+        List<Key> keys = new ArrayList<>(ops.size());
         for (WriteOperation op : ops) {
-            switch (op.kind()) {
-                case PUT -> b.addOps(WriteOp.newBuilder().setPut(putRequest(op.policy(), op.key(), op.bins())));
-                case DELETE -> b.addOps(WriteOp.newBuilder().setDelete(DeleteRequest.newBuilder()
-                        .setKey(Convert.toProto(op.key())).setPolicy(Convert.toProto(op.policy()))));
-            }
+            keys.add(op.key());
+            encoded.add(switch (op.kind()) {
+                case PUT -> WriteOp.newBuilder().setPut(putRequest(op.policy(), op.key(), op.bins())).build();
+                case DELETE -> WriteOp.newBuilder().setDelete(DeleteRequest.newBuilder()
+                        .setKey(Convert.toProto(op.key())).setPolicy(Convert.toProto(op.policy()))).build();
+            });
         }
-        BatchWriteResponse resp = unary(() -> blocking().batchWrite(b.build()));
-        List<BatchResult> out = new ArrayList<>(resp.getResultsCount());
-        for (BatchWriteResult r : resp.getResultsList()) {
-            if (r.getStatus() == 0) {
-                out.add(new BatchResult(null, null, null, r.hasAck() ? result(r.getAck()) : null, r.getExisted()));
-            } else {
-                out.add(new BatchResult(Convert.errorCode(r.getStatus()), r.getMessage(), null, null, false));
+        return batched(keys, false, (c, idx) -> {
+            BatchWriteRequest.Builder b = BatchWriteRequest.newBuilder();
+            for (int i : idx) {
+                b.addOps(encoded.get(i));
             }
-        }
-        return out;
+            BatchWriteResponse resp = c.blocking().batchWrite(b.build());
+            List<BatchResult> out = new ArrayList<>(resp.getResultsCount());
+            for (BatchWriteResult r : resp.getResultsList()) {
+                out.add(r.getStatus() == 0
+                        ? new BatchResult(null, null, null, r.hasAck() ? result(r.getAck()) : null, r.getExisted())
+                        : new BatchResult(Convert.errorCode(r.getStatus()), r.getMessage(), null, null, false));
+            }
+            return out;
+        });
     }
 
+    /** One node's share of a batch: the indexes of its items, answered in that order. */
+    private interface NodeBatch {
+        List<BatchResult> call(NodeConnection node, List<Integer> indexes);
+    }
+
+    /**
+     * Splits a batch by master, sends each node its share, and retries the items a node
+     * refused (NOT_MASTER; for reads also an unreachable node) after refreshing the map.
+     */
+    private List<BatchResult> batched(List<Key> keys, boolean idempotent, NodeBatch call) {
+        BatchResult[] results = new BatchResult[keys.size()];
+        List<Integer> todo = new ArrayList<>(keys.size());
+        for (int i = 0; i < keys.size(); i++) {
+            todo.add(i);
+        }
+        long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.requestTimeoutMs());
+        for (int attempt = 0; !todo.isEmpty(); attempt++) {
+            Map<NodeConnection, List<Integer>> byNode = new java.util.LinkedHashMap<>();
+            for (int i : todo) {
+                byNode.computeIfAbsent(route(keys.get(i)), n -> new ArrayList<>()).add(i);
+            }
+            List<Integer> again = new ArrayList<>();
+            FerryException lastError = null;
+            for (Map.Entry<NodeConnection, List<Integer>> e : byNode.entrySet()) {
+                List<Integer> idx = e.getValue();
+                try {
+                    List<BatchResult> part = call.call(e.getKey(), idx);
+                    for (int j = 0; j < idx.size(); j++) {
+                        BatchResult r = part.get(j);
+                        results[idx.get(j)] = r;
+                        if (!r.ok() && r.error() == ErrorCode.NOT_MASTER) {
+                            again.add(idx.get(j));
+                        }
+                    }
+                } catch (RuntimeException ex) {
+                    FerryException fe = Convert.toFerryException(ex);
+                    lastError = fe;
+                    for (int i : idx) {
+                        results[i] = new BatchResult(fe.code(), fe.reason(), null, null, false);
+                        if (retryable(fe, idempotent)) {
+                            again.add(i);
+                        }
+                    }
+                }
+            }
+            long delay = backoffMs(attempt);
+            if (again.isEmpty() || attempt >= config.maxRetries() || System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delay) > deadlineNs) {
+                if (!again.isEmpty() || lastError != null && lastError.code() == ErrorCode.UNAVAILABLE) {
+                    scheduleRefresh(0);
+                }
+                break;
+            }
+            retries.incrementAndGet();
+            sleep(delay);
+            refreshRouting(false);
+            todo = again;
+        }
+        return Arrays.asList(results);
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FerryException(ErrorCode.CANCELLED, "interrupted", e);
+        }
+    }
+
+    /**
+     * Scans the partitions of the range. With a partition map, each master is asked for
+     * exactly the partitions it masters, one node after another; progress counts over
+     * all of them. A scan that meets a change of master fails NOT_MASTER (no resume yet).
+     */
     @Override
     public long scan(ScanOptions o, ScanListener listener) {
-        ScanRequest req = ScanRequest.newBuilder().setNamespace(o.namespace()).setSet(o.set() == null ? "" : o.set())
-                .setPartitionBegin(o.partitionBegin()).setPartitionEnd(o.partitionEnd()).addAllBins(o.bins())
-                .setMaxRecords(o.maxRecords()).setMetadataOnly(o.metadataOnly()).build();
+        ScanRequest.Builder base = ScanRequest.newBuilder().setNamespace(o.namespace()).setSet(o.set() == null ? "" : o.set())
+                .addAllBins(o.bins()).setMaxRecords(o.maxRecords()).setMetadataOnly(o.metadataOnly());
+        int begin = o.partitionBegin();
+        int end = o.partitionEnd() == 0 ? io.ferrydb.api.Limits.PARTITION_COUNT : o.partitionEnd();
+        Routing r = routing;
+        if (!r.known(o.namespace()) || begin < 0 || end > io.ferrydb.api.Limits.PARTITION_COUNT || begin >= end) {
+            // No map (or a range the server will reject with its own message): one node, as asked.
+            return scanNode(seed, base.setPartitionBegin(o.partitionBegin()).setPartitionEnd(o.partitionEnd()).build(), listener, 0, end - begin, 0);
+        }
+        for (int attempt = 0; ; attempt++) {
+            List<Integer> unserved = new ArrayList<>();
+            for (int p = begin; p < end; p++) {
+                if (r.master(o.namespace(), p) == null) {
+                    unserved.add(p);
+                }
+            }
+            if (unserved.isEmpty()) {
+                break;
+            }
+            if (attempt >= config.maxRetries()) {
+                throw new FerryException(ErrorCode.UNAVAILABLE, unserved.size() + " partitions of " + o.namespace()
+                        + " have no serving master now, e.g. " + unserved.subList(0, Math.min(5, unserved.size())));
+            }
+            sleep(backoffMs(attempt));
+            refreshRouting(true);
+            r = routing;
+        }
+        Map<String, List<Integer>> byNode = new java.util.TreeMap<>();
+        for (int p = begin; p < end; p++) {
+            byNode.computeIfAbsent(r.master(o.namespace(), p), a -> new ArrayList<>()).add(p);
+        }
+        long received = 0;
+        int done = 0;
+        int total = end - begin;
+        for (Map.Entry<String, List<Integer>> e : byNode.entrySet()) {
+            long left = o.maxRecords() == 0 ? 0 : o.maxRecords() - received;
+            if (o.maxRecords() != 0 && left <= 0) {
+                break;
+            }
+            ScanRequest req = base.clone().setMaxRecords(left).addAllPartitions(e.getValue()).build();
+            long got = scanNode(connection(e.getKey()), req, listener, done, total, received);
+            if (got < 0) {
+                return received - got - 1; // the listener stopped the scan
+            }
+            received += got;
+            done += e.getValue().size();
+        }
+        return received;
+    }
+
+    /**
+     * One node's scan; progress is reported shifted by what earlier nodes did. Returns the
+     * records received, or {@code -(received + 1)} when the listener asked to stop.
+     */
+    private long scanNode(NodeConnection node, ScanRequest req, ScanListener listener, int doneBefore, int total, long sentBefore) {
         // Scans can be long: no overall deadline, the server streams with flow control.
         io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
         long received = 0;
         try {
-            Iterator<ScanResponse> it = ctx.call(() -> blocking.scan(req));
+            Iterator<ScanResponse> it = ctx.call(() -> node.streaming().scan(req));
             while (it.hasNext()) {
                 ScanResponse r = it.next();
                 if (r.hasRecord()) {
                     received++;
                     if (!listener.onRecord(Convert.fromProto(r.getRecord()))) {
-                        break;
+                        return -(received + 1);
                     }
                 } else if (r.hasProgress()) {
-                    listener.onProgress(r.getProgress().getPartitionsDone(), r.getProgress().getPartitionsTotal(),
-                            r.getProgress().getRecordsSent());
+                    listener.onProgress(doneBefore + r.getProgress().getPartitionsDone(), total,
+                            sentBefore + r.getProgress().getRecordsSent());
                 }
             }
         } catch (Exception e) {
@@ -256,7 +518,7 @@ final class GrpcFerryClient implements FerryClient {
 
     @Override
     public NodeInfo info() {
-        InfoResponse r = unary(() -> blocking().info(InfoRequest.getDefaultInstance()));
+        InfoResponse r = unary(() -> seed.blocking().info(InfoRequest.getDefaultInstance()));
         List<NodeInfo.Namespace> nss = new ArrayList<>();
         for (NamespaceInfo n : r.getNamespacesList()) {
             nss.add(new NodeInfo.Namespace(n.getName(), n.getReplicationFactor(), n.getDefaultTtlSeconds(),
@@ -316,27 +578,22 @@ final class GrpcFerryClient implements FerryClient {
 
     @Override
     public void close() {
+        closed = true;
         sweeper.shutdownNow();
-        for (int i = 0; i < sessions.length; i++) {
-            PipelinedSession s = sessionAt(i);
-            if (s != null) {
-                s.close();
-            }
-        }
-        for (ManagedChannel channel : channels) {
-            channel.shutdown();
+        router.shutdownNow();
+        List<NodeConnection> all = new ArrayList<>(nodes.values());
+        for (NodeConnection c : all) {
+            c.close();
         }
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-            for (ManagedChannel channel : channels) {
-                if (!channel.awaitTermination(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    channel.shutdownNow();
-                }
+            for (NodeConnection c : all) {
+                c.awaitClosed(deadline);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            for (ManagedChannel channel : channels) {
-                channel.shutdownNow();
+            for (NodeConnection c : all) {
+                c.closeNow();
             }
         }
     }

@@ -32,15 +32,19 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
     private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<SessionRequest> outbox = new ConcurrentLinkedQueue<>();
     private final AtomicInteger drainers = new AtomicInteger();
+    private final String address;
     private final int maxPerMessage;
     private final long timeoutMs;
     private final LoopFlush loopFlush = new LoopFlush(this::drain);
     private volatile ClientCallStreamObserver<SessionRequests> requests;
     private volatile boolean broken;
+    /** Why the session broke, for requests that race with the break. */
+    private volatile FerryException brokenBy;
 
     private record Pending(CompletableFuture<SessionResponse> future, long deadlineNs) {}
 
-    PipelinedSession(FerryGrpc.FerryStub stub, int maxPerMessage, long timeoutMs) {
+    PipelinedSession(String address, FerryGrpc.FerryStub stub, int maxPerMessage, long timeoutMs) {
+        this.address = address;
         this.maxPerMessage = maxPerMessage;
         this.timeoutMs = timeoutMs;
         stub.session(this);
@@ -64,7 +68,7 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
         long id = nextId.incrementAndGet();
         CompletableFuture<SessionResponse> f = new CompletableFuture<>();
         if (broken) {
-            f.completeExceptionally(new FerryException(ErrorCode.UNAVAILABLE, "session closed", null, false));
+            f.completeExceptionally(closedError());
             return f;
         }
         pending.put(id, new Pending(f, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs)));
@@ -73,7 +77,7 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
             // the pending map already, and once the client replaces this session nothing
             // expires it, so fail the request here (remove makes it exactly once).
             if (pending.remove(id) != null) {
-                f.completeExceptionally(new FerryException(ErrorCode.UNAVAILABLE, "session closed", null, false));
+                f.completeExceptionally(closedError());
             }
             return f;
         }
@@ -90,7 +94,7 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
         for (Map.Entry<Long, Pending> e : pending.entrySet()) {
             if (nowNs - e.getValue().deadlineNs() > 0 && pending.remove(e.getKey(), e.getValue())) {
                 e.getValue().future().completeExceptionally(new FerryException(ErrorCode.DEADLINE_EXCEEDED,
-                        "no answer within " + timeoutMs + " ms", null, false));
+                        "no answer from node " + address + " within " + timeoutMs + " ms", null, false));
             }
         }
     }
@@ -145,15 +149,25 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
 
     @Override
     public void onError(Throwable t) {
-        fail(Convert.toFerryException(t));
+        FerryException e = Convert.toFerryException(t);
+        fail(e.code() == ErrorCode.UNAVAILABLE ? new FerryException(e.code(), "node " + address + ": " + e.reason(), e) : e);
     }
 
     @Override
     public void onCompleted() {
-        fail(new FerryException(ErrorCode.UNAVAILABLE, "server closed the session", null, false));
+        fail(new FerryException(ErrorCode.UNAVAILABLE, "node " + address + " closed the session", null, false));
+    }
+
+    private FerryException closedError() {
+        FerryException why = brokenBy;
+        return why == null ? new FerryException(ErrorCode.UNAVAILABLE, "session closed", null, false)
+                : new FerryException(ErrorCode.UNAVAILABLE, "session closed: " + why.reason(), why);
     }
 
     private void fail(FerryException e) {
+        if (brokenBy == null) {
+            brokenBy = e;
+        }
         broken = true;
         for (Long id : pending.keySet()) {
             Pending p = pending.remove(id);

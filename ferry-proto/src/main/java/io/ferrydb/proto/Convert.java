@@ -245,6 +245,7 @@ public final class Convert {
             case NOT_FOUND -> Status.Code.NOT_FOUND;
             case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
             case FAILED_PRECONDITION -> Status.Code.FAILED_PRECONDITION;
+            case NOT_MASTER -> Status.Code.ABORTED;
             case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
             case UNAVAILABLE -> Status.Code.UNAVAILABLE;
             case DEADLINE_EXCEEDED -> Status.Code.DEADLINE_EXCEEDED;
@@ -264,7 +265,8 @@ public final class Convert {
             case INVALID_ARGUMENT, OUT_OF_RANGE -> ErrorCode.INVALID_ARGUMENT;
             case NOT_FOUND -> ErrorCode.NOT_FOUND;
             case ALREADY_EXISTS -> ErrorCode.ALREADY_EXISTS;
-            case FAILED_PRECONDITION, ABORTED -> ErrorCode.FAILED_PRECONDITION;
+            case FAILED_PRECONDITION -> ErrorCode.FAILED_PRECONDITION;
+            case ABORTED -> ErrorCode.NOT_MASTER;
             case RESOURCE_EXHAUSTED -> ErrorCode.RESOURCE_EXHAUSTED;
             case UNAVAILABLE -> ErrorCode.UNAVAILABLE;
             case DEADLINE_EXCEEDED -> ErrorCode.DEADLINE_EXCEEDED;
@@ -272,6 +274,22 @@ public final class Convert {
             case INTERNAL, DATA_LOSS -> ErrorCode.INTERNAL;
             default -> ErrorCode.UNKNOWN;
         };
+    }
+
+    /**
+     * The status's description, and for a transport failure (no description from a
+     * server, e.g. "io exception") the root cause, which names the address.
+     */
+    static String describe(Status status) {
+        String d = status.getDescription();
+        Throwable root = status.getCause();
+        while (root != null && root.getCause() != null) {
+            root = root.getCause();
+        }
+        if (root == null || root.getMessage() == null) {
+            return String.valueOf(d);
+        }
+        return d == null ? root.getMessage() : d + ": " + root.getMessage();
     }
 
     /** Turns any failure from a gRPC call into a FerryException carrying its status. */
@@ -282,10 +300,10 @@ public final class Convert {
                 return fe;
             }
             if (c instanceof StatusRuntimeException sre) {
-                return new FerryException(errorCode(sre.getStatus().getCode()), String.valueOf(sre.getStatus().getDescription()), sre);
+                return new FerryException(errorCode(sre.getStatus().getCode()), describe(sre.getStatus()), sre);
             }
             if (c instanceof StatusException se) {
-                return new FerryException(errorCode(se.getStatus().getCode()), String.valueOf(se.getStatus().getDescription()), se);
+                return new FerryException(errorCode(se.getStatus().getCode()), describe(se.getStatus()), se);
             }
             c = c.getCause();
         }

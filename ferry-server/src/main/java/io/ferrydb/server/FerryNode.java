@@ -6,6 +6,8 @@ import io.ferrydb.core.clock.HybridLogicalClock;
 import io.ferrydb.core.namespace.NamespaceConfig;
 import io.ferrydb.core.storage.Column;
 import io.ferrydb.core.store.PartitionInfo;
+import io.ferrydb.api.ErrorCode;
+import io.ferrydb.api.FerryException;
 import io.ferrydb.core.store.RecordStore;
 import io.ferrydb.proto.InfoResponse;
 import io.ferrydb.proto.NamespaceInfo;
@@ -124,7 +126,12 @@ public final class FerryNode implements AutoCloseable {
             return t;
         });
         writePipeline = new WritePipeline(config.storageThreads, config.writeQueueCapacity, registry);
-        service = new FerryGrpcService(new RequestHandler(store, committer), requestMetrics, this::info,
+        RequestHandler handler = new RequestHandler(store, committer);
+        // Until the node has joined and holds master leases it serves nothing.
+        handler.gate((namespace, partition) -> {
+            throw new FerryException(ErrorCode.UNAVAILABLE, "node " + config.nodeId + " is joining the cluster", null, false);
+        });
+        service = new FerryGrpcService(handler, requestMetrics, this::info,
                 scanExecutor, config.maxBatchSize, config.sessionMaxInflight, writePipeline);
         service.bindMetrics(registry);
         Gauge.builder("ferry_sessions_open", service, FerryGrpcService::sessionsOpen).description("open pipelined client sessions").register(registry);
@@ -156,6 +163,7 @@ public final class FerryNode implements AutoCloseable {
             throw e;
         }
         cluster = joining;
+        handler.gate(joining);
         state = state.to(State.RUNNING);
         LOG.info("node {} serving gRPC on {}:{}, admin HTTP on {}:{}", config.nodeId, config.host, grpcPort(), config.host, httpPort());
     }

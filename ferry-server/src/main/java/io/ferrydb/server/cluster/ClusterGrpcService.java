@@ -13,10 +13,19 @@ import io.ferrydb.proto.ClusterStatusResponse;
 import io.ferrydb.proto.DecommissionRequest;
 import io.ferrydb.proto.DecommissionResponse;
 import io.ferrydb.proto.FerryClusterGrpc;
+import io.ferrydb.proto.NamespaceRouting;
+import io.ferrydb.proto.PartitionMapRequest;
+import io.ferrydb.proto.PartitionMapResponse;
+import io.ferrydb.proto.RoutingNode;
+import io.ferrydb.core.cluster.Member;
+import io.ferrydb.core.cluster.NamespaceTable;
+import io.ferrydb.core.cluster.PartitionEntry;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -67,6 +76,41 @@ public final class ClusterGrpcService extends FerryClusterGrpc.FerryClusterImplB
                 .putAllHeartbeatAgeMs(c.controlPlane().heartbeatAgesMs())
                 .build());
         out.onCompleted();
+    }
+
+    /**
+     * The routing map from the view this node acts on: a client that was refused by
+     * this node learns here the master this node believes in, which is at most one
+     * heartbeat behind the control plane.
+     */
+    @Override
+    public void partitionMap(PartitionMapRequest request, StreamObserver<PartitionMapResponse> out) {
+        NodeCluster c = joined(out);
+        if (c == null) {
+            return;
+        }
+        out.onNext(routing(c.nodeId(), c.view()));
+        out.onCompleted();
+    }
+
+    static PartitionMapResponse routing(String nodeId, ClusterView view) {
+        PartitionMapResponse.Builder b = PartitionMapResponse.newBuilder().setNodeId(nodeId).setViewVersion(view.version());
+        Map<String, Integer> index = new HashMap<>();
+        for (Member m : view.members().values()) {
+            index.put(m.id(), index.size());
+            b.addNodes(RoutingNode.newBuilder().setId(m.id()).setAddress(m.address()));
+        }
+        for (NamespaceTable t : view.tables().values()) {
+            NamespaceRouting.Builder nb = NamespaceRouting.newBuilder().setName(t.namespace());
+            for (int p = 0; p < t.size(); p++) {
+                PartitionEntry e = t.entry(p);
+                Integer master = e.available() ? index.get(e.master()) : null;
+                nb.addMaster(master == null ? -1 : master);
+                nb.addEpoch(e.epoch());
+            }
+            b.addNamespaces(nb);
+        }
+        return b.build();
     }
 
     @Override

@@ -71,6 +71,8 @@ import java.util.function.LongSupplier;
 final class ClusterStateMachine extends BaseStateMachine {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterStateMachine.class);
 
+    /** Milliseconds from a failed member's last heartbeat to the view declaring it failed (leader only). */
+    final java.util.concurrent.ConcurrentLinkedQueue<Long> failovers = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
     private final int historyLimitPerPartition;
     private final LongSupplier clockMs;
@@ -254,7 +256,21 @@ final class ClusterStateMachine extends BaseStateMachine {
         synchronized (controllerLock) {
             Verify.that(reload || view.version() > currentView.version(), "applied view version %d after %d",
                     view.version(), currentView.version());
+            ClusterView before = currentView;
             currentView = view;
+            if (!reload && controller.isLeader()) {
+                // Failover time: from the failed member's last heartbeat to the committed view
+                // that declared it dead and moved its partitions to new epochs.
+                long now = clockMs.getAsLong();
+                for (io.ferrydb.core.cluster.Member m : view.members().values()) {
+                    io.ferrydb.core.cluster.Member was = before.member(m.id());
+                    Long last = controller.heartbeatAgesMs(now).get(m.id());
+                    if (m.liveness() == io.ferrydb.core.cluster.Liveness.DEAD && was != null
+                            && was.liveness() != io.ferrydb.core.cluster.Liveness.DEAD && last != null) {
+                        failovers.add(last);
+                    }
+                }
+            }
             controller.onApplied(view);
         }
         for (Consumer<ClusterView> l : viewListeners) {

@@ -16,6 +16,10 @@ import io.ferrydb.proto.ClusterStatusRequest;
 import io.ferrydb.proto.ClusterStatusResponse;
 import io.ferrydb.proto.FerryClusterGrpc;
 import io.ferrydb.server.config.NodeConfig;
+import io.ferrydb.server.service.PartitionGate;
+import io.ferrydb.api.ErrorCode;
+import io.ferrydb.api.FerryException;
+import io.ferrydb.core.cluster.PartitionEntry;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.core.instrument.Counter;
@@ -46,7 +50,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Until the mirroring data path exists, a sync (resync, clone, handoff) completes
  * at once: the table moves as the issue of record describes, but no records are copied.
  */
-public final class NodeCluster implements AutoCloseable {
+public final class NodeCluster implements AutoCloseable, PartitionGate {
     private static final Logger LOG = LoggerFactory.getLogger(NodeCluster.class);
     private static final long TICK_MS = 50;
     private static final long JOIN_TIMEOUT_MS = 60_000;
@@ -67,6 +71,9 @@ public final class NodeCluster implements AutoCloseable {
     private final AtomicLong epochChanges = new AtomicLong();
     private final AtomicLong viewChanges = new AtomicLong();
     private final Counter membersDeclaredDead;
+    private final Counter notMasterRefusals;
+    private final Counter leaseRefusals;
+    private final io.micrometer.core.instrument.Timer failoverTimer;
 
     public NodeCluster(NodeConfig config, RecordStore store, String address, String httpAddress, MeterRegistry registry) {
         this.config = config;
@@ -92,6 +99,13 @@ public final class NodeCluster implements AutoCloseable {
         this.member = new ClusterMember(config.nodeId, address, httpAddress, voter, specs, timings, new Outbox(),
                 this::lastLsns, (ref, kind) -> loop.execute(() -> completeSync(ref)));
         this.membersDeclaredDead = Counter.builder("ferry_cluster_members_failed").description("members this node saw declared failed").register(registry);
+        this.notMasterRefusals = Counter.builder("ferry_cluster_refused_not_master")
+                .description("requests refused because another node masters the partition").register(registry);
+        this.leaseRefusals = Counter.builder("ferry_cluster_refused_no_lease")
+                .description("requests refused because this node's master lease had lapsed").register(registry);
+        this.failoverTimer = io.micrometer.core.instrument.Timer.builder("ferry_cluster_failover")
+                .description("on the control-plane leader: time from a failed member's last heartbeat to the committed view declaring it failed")
+                .publishPercentiles(0.5, 0.99).register(registry);
         FunctionCounter.builder("ferry_cluster_epoch_changes", epochChanges, AtomicLong::get)
                 .description("partition epochs this node has seen change").register(registry);
         FunctionCounter.builder("ferry_cluster_view_changes", viewChanges, AtomicLong::get)
@@ -197,6 +211,10 @@ public final class NodeCluster implements AutoCloseable {
 
     private void tick() {
         try {
+            for (long ms : controlPlane.drainFailoverTimesMs()) {
+                failoverTimer.record(ms, TimeUnit.MILLISECONDS);
+                LOG.info("failover: a member was declared failed {} ms after its last heartbeat", ms);
+            }
             member.tick(System.currentTimeMillis());
         } catch (RuntimeException e) {
             LOG.error("cluster tick failed", e);
@@ -264,6 +282,37 @@ public final class NodeCluster implements AutoCloseable {
         }
         var e = v.entry(namespace, partition);
         return config.nodeId.equals(e.master()) && e.available();
+    }
+
+    /**
+     * Serves the partition only as its master with a valid lease; otherwise refuses with
+     * NOT_MASTER naming the master this node knows, so the client refreshes and retries.
+     */
+    @Override
+    public void admit(String namespace, int partition) {
+        ClusterView v = view;
+        NamespaceTable t = v.table(namespace);
+        if (t == null) {
+            return; // not a namespace of this cluster: the store answers with the field's error
+        }
+        PartitionEntry e = t.entry(partition);
+        String master = e.master();
+        if (config.nodeId.equals(master) && e.available()) {
+            if (leaseValid()) {
+                return;
+            }
+            leaseRefusals.increment();
+            throw new FerryException(ErrorCode.NOT_MASTER, "node " + config.nodeId + " masters partition " + partition + " of "
+                    + namespace + " (epoch " + e.epoch() + ") but holds no master lease (control plane not reached for "
+                    + timings.leaseMs() + " ms); retry", null, false);
+        }
+        notMasterRefusals.increment();
+        Member m = master == null ? null : v.member(master);
+        String where = master == null || !e.available()
+                ? "has no serving master now (moving or unavailable)"
+                : "is mastered by node " + master + (m == null ? "" : " at " + m.address());
+        throw new FerryException(ErrorCode.NOT_MASTER, "partition " + partition + " of " + namespace + " (epoch " + e.epoch() + ") "
+                + where + ", not by node " + config.nodeId + " (view " + v.version() + ")", null, false);
     }
 
     private int count(String namespace, PartitionRole role) {

@@ -430,6 +430,16 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
     }
 
     /** How many times this voter learnt of a new leader (itself included); 0 for non-voters. */
+    /** Takes the failover times measured on this node while it led (ms from last heartbeat to the failure's view). */
+    public java.util.List<Long> drainFailoverTimesMs() {
+        java.util.List<Long> out = new java.util.ArrayList<>();
+        Long ms;
+        while ((ms = stateMachine.failovers.poll()) != null) {
+            out.add(ms);
+        }
+        return out;
+    }
+
     public long leaderChangeCount() {
         return stateMachine.leaderChangeCount();
     }

@@ -228,22 +228,14 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
     public void scan(ScanRequest request, StreamObserver<ScanResponse> responseObserver) {
         ServerCallStreamObserver<ScanResponse> out = (ServerCallStreamObserver<ScanResponse>) responseObserver;
         long start = System.nanoTime();
-        int begin;
-        int end;
+        int[] partitions;
         Set<String> wanted;
         try {
             handler.store().namespace("namespace", request.getNamespace());
             if (!request.getSet().isEmpty()) {
                 Names.checkSet("set", request.getSet());
             }
-            begin = request.getPartitionBegin();
-            end = request.getPartitionEnd() == 0 ? Limits.PARTITION_COUNT : request.getPartitionEnd();
-            if (begin < 0 || begin >= Limits.PARTITION_COUNT) {
-                throw FerryException.invalid("partition_begin must be 0..%d, got %d", Limits.PARTITION_COUNT - 1, begin);
-            }
-            if (end <= begin || end > Limits.PARTITION_COUNT) {
-                throw FerryException.invalid("partition_end must be %d..%d (or 0 for all), got %d", begin + 1, Limits.PARTITION_COUNT, request.getPartitionEnd());
-            }
+            partitions = scanPartitions(request);
             wanted = RequestHandler.projection("bins", request.getBinsList());
         } catch (RuntimeException e) {
             FerryException fe = RequestHandler.failure(e);
@@ -256,22 +248,60 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
         Semaphore ready = new Semaphore(0);
         out.setOnReadyHandler(ready::release);
         out.setOnCancelHandler(ready::release);
-        int fBegin = begin;
-        int fEnd = end;
         Set<String> fWanted = wanted;
-        scanExecutor.execute(() -> runScan(request, out, ready, fBegin, fEnd, fWanted, start));
+        scanExecutor.execute(() -> runScan(request, out, ready, partitions, fWanted, start));
+    }
+
+    /** The partitions a scan covers: the explicit list when given, else the range. */
+    static int[] scanPartitions(ScanRequest request) {
+        if (request.getPartitionsCount() > 0) {
+            if (request.getPartitionBegin() != 0 || request.getPartitionEnd() != 0) {
+                throw FerryException.invalid("partitions: give either a list of partitions or partition_begin/partition_end, not both");
+            }
+            int[] out = new int[request.getPartitionsCount()];
+            java.util.BitSet seen = new java.util.BitSet(Limits.PARTITION_COUNT);
+            for (int i = 0; i < out.length; i++) {
+                int p = request.getPartitions(i);
+                if (p < 0 || p >= Limits.PARTITION_COUNT) {
+                    throw FerryException.invalid("partitions[%d] must be 0..%d, got %s", i, Limits.PARTITION_COUNT - 1, Integer.toUnsignedString(p));
+                }
+                if (seen.get(p)) {
+                    throw FerryException.invalid("partitions[%d]: partition %d is listed twice", i, p);
+                }
+                seen.set(p);
+                out[i] = p;
+            }
+            return out;
+        }
+        int begin = request.getPartitionBegin();
+        int end = request.getPartitionEnd() == 0 ? Limits.PARTITION_COUNT : request.getPartitionEnd();
+        if (begin < 0 || begin >= Limits.PARTITION_COUNT) {
+            throw FerryException.invalid("partition_begin must be 0..%d, got %d", Limits.PARTITION_COUNT - 1, begin);
+        }
+        if (end <= begin || end > Limits.PARTITION_COUNT) {
+            throw FerryException.invalid("partition_end must be %d..%d (or 0 for all), got %d", begin + 1, Limits.PARTITION_COUNT, request.getPartitionEnd());
+        }
+        int[] out = new int[end - begin];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = begin + i;
+        }
+        return out;
     }
 
     private void runScan(ScanRequest request, ServerCallStreamObserver<ScanResponse> out, Semaphore ready,
-                         int begin, int end, Set<String> wanted, long start) {
+                         int[] partitions, Set<String> wanted, long start) {
         String ns = request.getNamespace();
         String set = request.getSet().isEmpty() ? null : request.getSet();
         long max = request.getMaxRecords() == 0 ? Long.MAX_VALUE : request.getMaxRecords();
         long[] sent = {0};
-        int total = end - begin;
+        int total = partitions.length;
         int done = 0;
         try {
-            for (int p = begin; p < end && sent[0] < max && !out.isCancelled(); p++) {
+            for (int i = 0; i < partitions.length && sent[0] < max && !out.isCancelled(); i++) {
+                int p = partitions[i];
+                // A partition is served only by its master: a scan that reaches one this
+                // node does not master fails NOT_MASTER, after the progress already sent.
+                handler.admit(ns, p);
                 handler.store().scan(ns, p, set, r -> {
                     if (!awaitReady(out, ready)) {
                         return false;
@@ -280,7 +310,7 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
                     out.onNext(ScanResponse.newBuilder().setRecord(RequestHandler.toProto(key, r, wanted, request.getMetadataOnly())).build());
                     return ++sent[0] < max;
                 });
-                done = p - begin + 1;
+                done = i + 1;
                 if (done % SCAN_PROGRESS_EVERY_PARTITIONS == 0 && done < total && awaitReady(out, ready)) {
                     out.onNext(progress(done, total, sent[0], false));
                 }

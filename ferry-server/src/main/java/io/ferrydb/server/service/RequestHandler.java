@@ -46,10 +46,25 @@ public final class RequestHandler {
 
     private final RecordStore store;
     private final GroupCommitter committer;
+    private volatile PartitionGate gate = PartitionGate.OPEN;
 
     public RequestHandler(RecordStore store, GroupCommitter committer) {
         this.store = store;
         this.committer = committer;
+    }
+
+    /** Sets who may be served; checked when each request executes, on the storage thread. */
+    public void gate(PartitionGate gate) {
+        this.gate = gate;
+    }
+
+    /** Throws NOT_MASTER (or UNAVAILABLE) unless this node may serve the key's partition now. */
+    public void admit(Key key) {
+        gate.admit(key.namespace(), key.partition());
+    }
+
+    public void admit(String namespace, int partition) {
+        gate.admit(namespace, partition);
     }
 
     public RecordStore store() {
@@ -106,16 +121,31 @@ public final class RequestHandler {
 
     private List<CompletableFuture<Message>> commitChunk(List<PreparedWrite> writes) {
         List<WriteOp> ops = new ArrayList<>(writes.size());
-        for (PreparedWrite w : writes) {
-            ops.add(w.op());
+        FerryException[] refused = null;
+        for (int i = 0; i < writes.size(); i++) {
+            PreparedWrite w = writes.get(i);
+            try {
+                admit(w.op().key());
+                ops.add(w.op());
+            } catch (FerryException e) {
+                if (refused == null) {
+                    refused = new FerryException[writes.size()];
+                }
+                refused[i] = e;
+            }
         }
-        List<WriteOutcome> outcomes = store.writeAll(ops);
+        List<WriteOutcome> outcomes = ops.isEmpty() ? List.of() : store.writeAll(ops);
         List<CompletableFuture<Message>> out = new ArrayList<>(writes.size());
         CompletableFuture<Void> durable = null;
         boolean asyncWritten = false;
+        int next = 0;
         for (int i = 0; i < writes.size(); i++) {
             PreparedWrite w = writes.get(i);
-            WriteOutcome outcome = outcomes.get(i);
+            if (refused != null && refused[i] != null) {
+                out.add(CompletableFuture.failedFuture(refused[i]));
+                continue;
+            }
+            WriteOutcome outcome = outcomes.get(next++);
             if (outcome instanceof WriteOutcome.Refused r) {
                 out.add(CompletableFuture.failedFuture(new FerryException(r.code(), r.message(), null, false)));
                 continue;
@@ -169,6 +199,7 @@ public final class RequestHandler {
      */
     public GetResponse get(Key key, GetRequest req, boolean includeKey) {
         Set<String> wanted = projection("bins", req.getBinsList());
+        admit(key);
         StoredRecord r = store.get(key);
         if (r == null) {
             throw new FerryException(ErrorCode.NOT_FOUND, "record " + key + " not found", null, false);
@@ -183,6 +214,7 @@ public final class RequestHandler {
 
     /** An exists whose key was already decoded and validated. */
     public ExistsResponse exists(Key key) {
+        admit(key);
         StoredRecord r = store.get(key);
         return ExistsResponse.newBuilder().setExists(r != null).setGeneration(r == null ? 0 : r.generation()).build();
     }

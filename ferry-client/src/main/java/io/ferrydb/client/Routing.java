@@ -1,0 +1,78 @@
+package io.ferrydb.client;
+
+import io.ferrydb.api.Key;
+import io.ferrydb.proto.NamespaceRouting;
+import io.ferrydb.proto.PartitionMapResponse;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The partition map a client routes by: per namespace, each partition's master
+ * address and epoch, from one cluster view. Immutable; the client swaps in a newer
+ * one when a node refuses a request (NOT_MASTER) or cannot be reached.
+ */
+final class Routing {
+    /** No map yet: everything goes to the seed node. */
+    static final Routing NONE = new Routing(-1, new String[0], Map.of(), Map.of());
+
+    private final long version;
+    private final String[] addresses;
+    private final Map<String, int[]> masters;
+    private final Map<String, long[]> epochs;
+
+    private Routing(long version, String[] addresses, Map<String, int[]> masters, Map<String, long[]> epochs) {
+        this.version = version;
+        this.addresses = addresses;
+        this.masters = masters;
+        this.epochs = epochs;
+    }
+
+    static Routing of(PartitionMapResponse r) {
+        String[] addresses = new String[r.getNodesCount()];
+        for (int i = 0; i < addresses.length; i++) {
+            addresses[i] = r.getNodes(i).getAddress();
+        }
+        Map<String, int[]> masters = new HashMap<>();
+        Map<String, long[]> epochs = new HashMap<>();
+        for (NamespaceRouting ns : r.getNamespacesList()) {
+            int[] m = new int[ns.getMasterCount()];
+            long[] e = new long[ns.getEpochCount()];
+            for (int p = 0; p < m.length; p++) {
+                m[p] = ns.getMaster(p);
+            }
+            for (int p = 0; p < e.length; p++) {
+                e[p] = ns.getEpoch(p);
+            }
+            masters.put(ns.getName(), m);
+            epochs.put(ns.getName(), e);
+        }
+        return new Routing(r.getViewVersion(), addresses, masters, epochs);
+    }
+
+    long version() {
+        return version;
+    }
+
+    boolean known(String namespace) {
+        return masters.containsKey(namespace);
+    }
+
+    /** The master's address, or null when the map does not know the namespace or the partition has no master now. */
+    String master(String namespace, int partition) {
+        int[] m = masters.get(namespace);
+        if (m == null || partition >= m.length || m[partition] < 0 || m[partition] >= addresses.length) {
+            return null;
+        }
+        return addresses[m[partition]];
+    }
+
+    String master(Key key) {
+        return master(key.namespace(), key.partition());
+    }
+
+    long epoch(String namespace, int partition) {
+        long[] e = epochs.get(namespace);
+        return e == null || partition >= e.length ? 0 : e[partition];
+    }
+}
