@@ -410,6 +410,16 @@ final class GrpcFerryClient implements FerryClient {
                 if (!again.isEmpty() || lastError != null && lastError.code() == ErrorCode.UNAVAILABLE) {
                     scheduleRefresh(0);
                 }
+                if (lastError != null) {
+                    // A node did not answer at all: the batch fails as a whole, like a single call,
+                    // saying how much other nodes answered (a write there may have been applied).
+                    int answered = 0;
+                    for (BatchResult r : results) {
+                        answered += r != null && (r.ok() || r.error() != lastError.code()) ? 1 : 0;
+                    }
+                    throw new FerryException(lastError.code(), lastError.reason()
+                            + (answered > 0 ? " (" + answered + " of " + keys.size() + " items were answered by other nodes)" : ""), lastError);
+                }
                 break;
             }
             retries.incrementAndGet();
