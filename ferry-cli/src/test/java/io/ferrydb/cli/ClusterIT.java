@@ -90,8 +90,14 @@ class ClusterIT {
             assertEquals(ErrorCode.NOT_MASTER, Convert.errorCode(refused.getStatus().getCode()), refused.toString());
             assertTrue(refused.getStatus().getDescription().contains("mastered by node " + master), refused.getStatus().getDescription());
 
-            // 2. kill -9 a node that is not the control-plane leader while a writer runs.
+            // Status from a follower carries the leader's heartbeat ages of every member.
             String leader = s.leader();
+            String follower = List.of("n1", "n2", "n3").stream().filter(n -> !n.equals(leader)).findFirst().orElseThrow();
+            Run statusRun = ferry("cluster", "status", "--json", "--host", cluster.node(follower).hostPort());
+            assertEquals(0, statusRun.exit(), statusRun.toString());
+            assertEquals(3, java.util.regex.Pattern.compile("\"heartbeat_age_ms\":\\d+").matcher(statusRun.out()).results().count(), statusRun.out());
+
+            // 2. kill -9 a node that is not the control-plane leader while a writer runs.
             String victim = List.of("n3", "n2", "n1").stream().filter(n -> !n.equals(leader)).findFirst().orElseThrow();
             Writer writer = new Writer(c, "during");
             writer.start();
@@ -151,6 +157,18 @@ class ClusterIT {
                     && st.masters("n3") == 0 && onlyOn(st, "n1", "n2"));
             System.out.printf("ClusterIT: n3 decommissioned and left in %d ms%n", left.ms());
             writeAll(c, "afterleave", 200);
+
+            // 6. A plain member (not a control voter) joins through a seed and gets its share.
+            cluster.addMember(tmp, "n4", cluster.node("n2"));
+            LocalCluster.Timed joined = cluster.await("n4 joined through a seed", SETTLE_MS, st -> st.view().member("n4") != null
+                    && st.view().member("n4").liveness() == Liveness.ALIVE && !st.view().member("n4").voter()
+                    && st.masters("n4") > 1000 && onlyOn(st, "n1", "n2", "n4"));
+            System.out.printf("ClusterIT: member n4 joined through seed n2 and the table rebalanced in %d ms; masters %s%n",
+                    joined.ms(), joined.status().view().mastersPerNode(NS));
+            List<Key> withMember = writeAll(c, "member", 300);
+            for (Key k : withMember) {
+                assertNotNull(c.get(k), "read back " + k + " with a member node");
+            }
         }
     }
 

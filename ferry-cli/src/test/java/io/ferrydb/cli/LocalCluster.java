@@ -68,6 +68,14 @@ final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /** Starts one more node as a plain member (not a voter) that joins through the given seed. */
+    ServerProcess addMember(Path baseDir, String id, ServerProcess seed) {
+        ServerProcess n = ServerProcess.prepare(id, baseDir.resolve(id));
+        nodes.add(n);
+        n.launch(List.of("--seeds", seed.hostPort()), READY_TIMEOUT_MS);
+        return n;
+    }
+
     ServerProcess node(String id) {
         for (ServerProcess n : nodes) {
             if (n.nodeId().equals(id)) {

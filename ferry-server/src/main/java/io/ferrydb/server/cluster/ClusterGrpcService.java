@@ -58,24 +58,60 @@ public final class ClusterGrpcService extends FerryClusterGrpc.FerryClusterImplB
         if (c == null) {
             return;
         }
-        ClusterView view = c.view();
-        try {
-            // Prefer the control plane's current view; fall back to what this node acts on.
-            ClusterView fresh = c.controlPlane().view().get(2, TimeUnit.SECONDS);
-            if (fresh.version() > view.version()) {
-                view = fresh;
-            }
-        } catch (Exception e) {
-            // keep the node's own view
+        // Asynchronous throughout: this runs on a transport thread, and a blocking call from
+        // it to another node could wait on this very event loop.
+        ClusterView own = c.view();
+        c.controlPlane().view()
+                .orTimeout(2, TimeUnit.SECONDS)
+                // Prefer the control plane's current view; fall back to what this node acts on.
+                .handle((fresh, e) -> fresh != null && fresh.version() > own.version() ? fresh : own)
+                .thenCompose(view -> heartbeatAges(c, view, request.getLocal()).thenApply(ages -> ClusterStatusResponse.newBuilder()
+                        .setNodeId(c.nodeId())
+                        .setLeaderId(c.controlPlane().leaderId().orElse(""))
+                        .addAllControlVoters(c.votersList())
+                        .setView(ByteString.copyFrom(ClusterCodec.encodeView(view)))
+                        .putAllHeartbeatAgeMs(ages)
+                        .build()))
+                .whenComplete((response, error) -> {
+                    if (error != null) {
+                        out.onError(unavailable(error));
+                    } else {
+                        out.onNext(response);
+                        out.onCompleted();
+                    }
+                });
+    }
+
+    /** Heartbeat ages are known to the leader only: a follower asks it (once, briefly), else has none. */
+    private static CompletableFuture<Map<String, Long>> heartbeatAges(NodeCluster c, ClusterView view, boolean local) {
+        if (local || c.controlPlane().isLeader()) {
+            return CompletableFuture.completedFuture(c.controlPlane().heartbeatAgesMs());
         }
-        out.onNext(ClusterStatusResponse.newBuilder()
-                .setNodeId(c.nodeId())
-                .setLeaderId(c.controlPlane().leaderId().orElse(""))
-                .addAllControlVoters(c.votersList())
-                .setView(ByteString.copyFrom(ClusterCodec.encodeView(view)))
-                .putAllHeartbeatAgeMs(c.controlPlane().heartbeatAgesMs())
-                .build());
-        out.onCompleted();
+        String leader = c.controlPlane().leaderId().orElse(null);
+        Member m = leader == null ? null : view.member(leader);
+        if (m == null) {
+            return CompletableFuture.completedFuture(Map.of());
+        }
+        io.grpc.ManagedChannel ch = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forTarget(m.address()).usePlaintext().build();
+        CompletableFuture<Map<String, Long>> ages = new CompletableFuture<>();
+        FerryClusterGrpc.newStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS).status(ClusterStatusRequest.newBuilder().setLocal(true).build(),
+                new StreamObserver<>() {
+                    @Override
+                    public void onNext(ClusterStatusResponse r) {
+                        ages.complete(r.getHeartbeatAgeMsMap());
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        ages.complete(Map.of());
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        ages.complete(Map.of());
+                    }
+                });
+        return ages.whenComplete((r, e) -> ch.shutdown());
     }
 
     /**
