@@ -244,6 +244,10 @@ public final class ClusterCodec {
                 }
             }
         }
+        w.i32(state.leaving().size());
+        for (String id : state.leaving()) {
+            w.shortString(id);
+        }
         return w.toByteArray();
     }
 
@@ -273,8 +277,12 @@ public final class ClusterCodec {
             entries.put(t.namespace(), es);
             history.put(t.namespace(), hs);
         }
+        java.util.Set<String> leaving = new java.util.TreeSet<>();
+        for (int i = count(r); i > 0; i--) {
+            leaving.add(r.shortString());
+        }
         ClusterState state = new ClusterState(historyLimit);
-        state.restore(view.version(), view.members(), rfs, entries, history);
+        state.restore(view.version(), view.members(), rfs, entries, history, leaving);
         return state;
     }
 

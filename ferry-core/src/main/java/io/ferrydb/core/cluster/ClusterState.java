@@ -38,6 +38,12 @@ public final class ClusterState {
     private long version;
     private final TreeMap<String, Member> members = new TreeMap<>();
     private final TreeMap<String, Table> tables = new TreeMap<>();
+    /**
+     * Nodes an operator decommissioned that have not reached LEFT. The intent outlives
+     * the liveness: a leaving node that fails is DEAD, and when it comes back it resumes
+     * LEAVING instead of rejoining (found by the simulator).
+     */
+    private final java.util.TreeSet<String> leaving = new java.util.TreeSet<>();
 
     public ClusterState(int historyLimitPerPartition) {
         Verify.that(historyLimitPerPartition >= 1, "history limit must be >= 1, got %d", historyLimitPerPartition);
@@ -105,9 +111,10 @@ public final class ClusterState {
             return new ApplyResult.Refused(version, bad);
         }
         Member old = members.get(j.node());
-        boolean changedMember = old == null || old.liveness() != Liveness.ALIVE || !old.address().equals(j.address())
+        Liveness next = leaving.contains(j.node()) ? Liveness.LEAVING : Liveness.ALIVE;
+        boolean changedMember = old == null || old.liveness() != next || !old.address().equals(j.address())
                 || !old.httpAddress().equals(j.httpAddress()) || old.voter() != j.voter();
-        members.put(j.node(), new Member(j.node(), j.address(), j.httpAddress(), j.voter(), Liveness.ALIVE));
+        members.put(j.node(), new Member(j.node(), j.address(), j.httpAddress(), j.voter(), next));
         boolean created = false;
         for (NamespaceSpec ns : j.namespaces()) {
             if (!tables.containsKey(ns.name())) {
@@ -190,6 +197,9 @@ public final class ClusterState {
             }
         }
         members.put(d.node(), m.with(m.liveness() == Liveness.DEAD ? Liveness.LEFT : Liveness.LEAVING));
+        if (m.liveness() != Liveness.DEAD) {
+            leaving.add(d.node());
+        }
         int changed = reconcileAll(ChangeReason.LEAVE, d);
         return bump(true, changed);
     }
@@ -326,8 +336,10 @@ public final class ClusterState {
 
     private void settleLeaving() {
         for (Member m : List.copyOf(members.values())) {
-            if (m.liveness() == Liveness.LEAVING && !holdsReplicas(m.id())) {
+            boolean draining = m.liveness() == Liveness.LEAVING || m.liveness() == Liveness.DEAD && leaving.contains(m.id());
+            if (draining && !holdsReplicas(m.id())) {
                 members.put(m.id(), m.with(Liveness.LEFT));
+                leaving.remove(m.id());
             }
         }
     }
@@ -347,7 +359,7 @@ public final class ClusterState {
     PartitionEntry reconcile(String namespace, int partition, Table t, PartitionEntry entry, LsnIndex lsns) {
         List<String> eligible = new ArrayList<>();
         for (Member m : members.values()) {
-            if (m.liveness().eligible()) {
+            if (m.liveness().eligible() && !leaving.contains(m.id())) {
                 eligible.add(m.id());
             }
         }
@@ -502,10 +514,12 @@ public final class ClusterState {
     // --- snapshot support (ClusterCodec) ---
 
     void restore(long version, Map<String, Member> members, Map<String, Integer> rfs,
-                 Map<String, PartitionEntry[]> entries, Map<String, List<List<HistoryEntry>>> history) {
+                 Map<String, PartitionEntry[]> entries, Map<String, List<List<HistoryEntry>>> history, java.util.Set<String> leaving) {
         this.version = version;
         this.members.clear();
         this.members.putAll(members);
+        this.leaving.clear();
+        this.leaving.addAll(leaving);
         this.tables.clear();
         for (Map.Entry<String, Integer> e : rfs.entrySet()) {
             Table t = new Table(e.getValue());
@@ -520,6 +534,11 @@ public final class ClusterState {
 
     Map<String, Table> tables() {
         return tables;
+    }
+
+    /** Decommissioned nodes not yet LEFT (for snapshots). */
+    public java.util.SortedSet<String> leaving() {
+        return java.util.Collections.unmodifiableSortedSet(leaving);
     }
 
     /** Reported LSNs by (namespace, partition, node); -1 when none was reported. */

@@ -123,17 +123,45 @@ class ClusterStateTest {
         assertTrue(s.view().entry(NS, p).available());
     }
 
-    @Test
-    void decommissionDrainsTheNodeThenMarksItLeft() {
+    private static ClusterState threeNodesDecommissioningN3() {
         ClusterState s = new ClusterState(16);
         s.apply(join("n1", 2));
         s.apply(join("n2", 2));
         s.apply(join("n3", 2));
         catchUpAll(s);
         s.apply(new ClusterCommand.Decommission("n3", 1, List.of()));
+        return s;
+    }
+
+    @Test
+    void decommissionDrainsTheNodeThenMarksItLeft() {
+        ClusterState s = threeNodesDecommissioningN3();
         assertEquals(Liveness.LEAVING, s.view().member("n3").liveness());
         catchUpAll(s);
         assertEquals(Liveness.LEFT, s.view().member("n3").liveness());
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            assertEquals(null, s.view().entry(NS, p).replicaOn("n3"));
+        }
+    }
+
+    /** Found by the simulator: a leaving node that failed and came back used to rejoin as ALIVE. */
+    @Test
+    void aDecommissionedNodeThatFailsAndReturnsKeepsLeaving() {
+        ClusterState s = threeNodesDecommissioningN3();
+        s.apply(new ClusterCommand.NodeFailed("n3", 2, List.of()));
+        assertEquals(Liveness.DEAD, s.view().member("n3").liveness());
+        // The intent survives a snapshot (a restarted control plane) too.
+        s = ClusterCodec.decodeSnapshot(ClusterCodec.encodeSnapshot(s));
+        assertEquals(java.util.Set.of("n3"), s.leaving());
+        s.apply(join("n3", 2));
+        assertEquals(Liveness.LEAVING, s.view().member("n3").liveness(), "back from a failure, still leaving");
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            Replica onN3 = s.view().entry(NS, p).replicaOn("n3");
+            assertTrue(onN3 == null || onN3.state() != ReplicaState.CLONING, "a leaving node gets no new replicas: partition " + p);
+        }
+        catchUpAll(s);
+        assertEquals(Liveness.LEFT, s.view().member("n3").liveness());
+        assertTrue(s.leaving().isEmpty());
         for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
             assertEquals(null, s.view().entry(NS, p).replicaOn("n3"));
         }

@@ -57,6 +57,8 @@ final class ClusterSimulation {
     final List<Node> nodes = new ArrayList<>();
     final ClusterState state = new ClusterState(64);
     private ClusterView storeView = ClusterView.EMPTY;
+    /** The node an operator decommissioned, if any: it must end LEFT holding nothing. */
+    private String decommissioned;
     private int leader = -1;
     private boolean electionPending;
     final Map<String, Integer> stats = new HashMap<>();
@@ -390,6 +392,17 @@ final class ClusterSimulation {
         });
     }
 
+    /** An operator's `ferry node decommission`: the node drains and ends LEFT, while it may crash or be cut off. */
+    private void decommissionSomeone() {
+        Node n = nodes.get(random.nextInt(nodes.size()));
+        submitDirect(new ClusterCommand.Decommission(n.id, scheduler.nowMs(), List.of())).thenAccept(r -> {
+            count(r instanceof ApplyResult.Refused ? "decommission-refused" : "decommission");
+            if (r instanceof ApplyResult.Applied) {
+                decommissioned = n.id;
+            }
+        });
+    }
+
     private void partitionSomething() {
         if (nodes.size() < 2) {
             return;
@@ -448,6 +461,9 @@ final class ClusterSimulation {
         scheduleWrites(chaosMs + settleMs);
         scheduleLeadershipWatch(chaosMs + settleMs);
         scheduleFaults(chaosMs);
+        if (config.decommissionAtMs() >= 0) {
+            scheduler.at(config.decommissionAtMs(), this::decommissionSomeone);
+        }
         scheduler.runUntil(chaosMs, this::checkEveryEvent);
         healEverything();
         scheduler.runUntil(chaosMs + settleMs, this::checkEveryEvent);
@@ -595,14 +611,16 @@ final class ClusterSimulation {
         }
         for (Node n : nodes) {
             Member m = v.member(n.id);
-            if (m == null || m.liveness() != Liveness.ALIVE) {
-                fail("node %s is %s after healing", n.id, m);
+            Liveness expected = n.id.equals(decommissioned) ? Liveness.LEFT : Liveness.ALIVE;
+            if (m == null || m.liveness() != expected) {
+                fail("node %s is %s after healing, expected %s", n.id, m, expected);
             }
             if (n.member.view().version() != v.version()) {
                 fail("node %s holds view %d, store has %d", n.id, n.member.view().version(), v.version());
             }
         }
         List<String> ids = new ArrayList<>(v.members().keySet());
+        ids.remove(decommissioned);
         NamespaceTable t = v.table(NS);
         if (t == null) {
             fail("no table for %s", NS);

@@ -39,12 +39,19 @@ class ClusterSimulationTest {
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         AtomicLong events = new AtomicLong();
+        java.util.Map<String, Integer> totals = new java.util.concurrent.ConcurrentHashMap<>();
         long startNs = System.nanoTime();
         try {
             List<Future<?>> futures = new ArrayList<>();
             for (long s = first; s < first + seeds; s++) {
                 long seed = s;
-                futures.add(pool.submit(() -> events.addAndGet(simulate(seed).scheduler.executed())));
+                futures.add(pool.submit(() -> {
+                    ClusterSimulation sim = simulate(seed);
+                    events.addAndGet(sim.scheduler.executed());
+                    for (String k : List.of("crash", "restart", "decommission", "decommission-refused", "NodeFailed")) {
+                        totals.merge(k, sim.stats.getOrDefault(k, 0), Integer::sum);
+                    }
+                }));
             }
             List<Throwable> failures = new ArrayList<>();
             for (Future<?> f : futures) {
@@ -62,7 +69,8 @@ class ClusterSimulationTest {
         } finally {
             pool.shutdownNow();
         }
-        System.out.printf("cluster simulation: %d seeds, %d events, %.1f s%n", seeds, events.get(), (System.nanoTime() - startNs) / 1e9);
+        System.out.printf("cluster simulation: %d seeds, %d events, %.1f s; faults and commands %s%n", seeds, events.get(),
+                (System.nanoTime() - startNs) / 1e9, new java.util.TreeMap<>(totals));
     }
 
     /** Replays one seed: {@code -Dferry.sim.seed=S}. */
