@@ -126,6 +126,12 @@ class ClusterIT {
             for (Key k : after) {
                 assertNotNull(c.get(k), "read back " + k + " after failover");
             }
+            // A master logs its changes under the table epoch it serves in (new epochs after the failover).
+            LocalCluster.Status now = cluster.status();
+            for (Key k : after.subList(0, 50)) {
+                long epoch = c.put(k, Map.of("again", 1)).epoch();
+                assertEquals(now.view().entry(NS, k.partition()).epoch(), epoch, "ack epoch of " + k);
+            }
             assertFailoverMetric(cluster.node(leader));
 
             // 3. The node comes back with its id and data; the table rebalances to it.

@@ -421,6 +421,30 @@ public final class RecordStore {
         return out;
     }
 
+    /**
+     * Makes {@code epoch} the partition's epoch for the changes this node logs from now
+     * on, when it is newer (a node becomes master of the partition in a new table epoch).
+     * Persisted in {@code meta} before it is used, so a restart keeps it. Returns whether
+     * it changed.
+     */
+    public boolean adoptEpoch(String ns, int partition, long epoch) {
+        checkPartition(partition);
+        Verify.that(epoch > 0 && epoch <= Integer.MAX_VALUE, "epoch of %s/%d out of range: %d", ns, partition, epoch);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            if (epoch <= ps.epoch) {
+                return false;
+            }
+            storage.write(new Batch().put(Column.META, KeyLayout.metaPartitionKey(ns, partition),
+                    KeyLayout.metaPartitionValue((int) epoch, ps.lastLsn, ps.lastHlc)));
+            ps.epoch = (int) epoch;
+            return true;
+        } finally {
+            ps.unlock();
+        }
+    }
+
     public PartitionInfo partitionInfo(String ns, int partition) {
         checkPartition(partition);
         PartitionState ps = state(ns).partitions[partition];

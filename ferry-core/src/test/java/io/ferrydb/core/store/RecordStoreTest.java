@@ -28,6 +28,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -90,6 +91,26 @@ class RecordStoreTest {
 
     private byte[] rawData(Key key) {
         return storage.get(Column.DATA, KeyLayout.dataKey(NS, key.digest()));
+    }
+
+    // ---- epochs ------------------------------------------------------------------------
+
+    @Test
+    void adoptedEpochTagsLaterChangesAndSurvivesARestart() {
+        open(config(DAY_MS, 1 << 20, DAY_MS));
+        assertEquals(RecordStore.INITIAL_EPOCH, put(KEYS.get(0), 1, 0).epoch());
+        assertTrue(store.adoptEpoch(NS, P, 7));
+        assertFalse(store.adoptEpoch(NS, P, 5), "epochs only grow");
+        assertFalse(store.adoptEpoch(NS, P, 7));
+        WriteOutcome.Written w = put(KEYS.get(1), 2, 0);
+        assertEquals(7, w.epoch());
+        assertEquals(2, w.lsn(), "a new epoch continues the LSN sequence");
+        assertEquals(List.of(1, 7), log().stream().map(LogEntry::epoch).toList());
+        restart(config(DAY_MS, 1 << 20, DAY_MS));
+        assertEquals(7, store.partitionInfo(NS, P).epoch());
+        assertEquals(7, put(KEYS.get(2), 3, 0).epoch());
+        assertEquals(3, store.partitionInfo(NS, P).lastLsn());
+        assertEquals(RecordStore.INITIAL_EPOCH, store.partitionInfo(NS, (P + 1) % 4096).epoch(), "other partitions keep theirs");
     }
 
     // ---- expiry ------------------------------------------------------------------------

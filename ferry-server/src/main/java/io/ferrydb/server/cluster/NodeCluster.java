@@ -245,6 +245,9 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
 
         @Override
         public void viewChanged(ClusterView previous, ClusterView current) {
+            // The store logs the new epochs before the request gate sees this view, so every
+            // change a master logs carries the table epoch it was admitted under.
+            adoptEpochs(current);
             view = current;
             viewChanges.incrementAndGet();
             for (NamespaceTable t : current.tables().values()) {
@@ -268,6 +271,21 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
 
     public ClusterView view() {
         return view;
+    }
+
+    private void adoptEpochs(ClusterView v) {
+        for (NamespaceConfig ns : store.namespaces()) {
+            NamespaceTable t = v.table(ns.name());
+            if (t == null) {
+                continue;
+            }
+            for (int p = 0; p < t.size(); p++) {
+                PartitionEntry e = t.entry(p);
+                if (config.nodeId.equals(e.master()) && e.epoch() > 0) {
+                    store.adoptEpoch(ns.name(), p, e.epoch());
+                }
+            }
+        }
     }
 
     public boolean leaseValid() {
