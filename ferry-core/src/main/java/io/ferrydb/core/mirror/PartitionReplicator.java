@@ -1,0 +1,361 @@
+package io.ferrydb.core.mirror;
+
+import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Durability;
+import io.ferrydb.core.Verify;
+import io.ferrydb.core.cluster.ReplicaState;
+import io.ferrydb.core.log.LogEntry;
+
+import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The master's side of one partition's mirroring: every change the master commits
+ * locally is streamed, in LSN order and in parallel with the master's own fsync, to
+ * every mirror of the current epoch; client acknowledgements are released when the
+ * write's commit level and durability are met: MASTER waits for the master alone,
+ * ALL also for every IN_SYNC mirror (its cache for ASYNC, its disk for SYNC).
+ *
+ * <p>Greenplum-style parallel primary/mirror writes: the master does not wait for its
+ * own disk before sending. A mirror's reply carries its {@link AckTriplet}, which this
+ * replicator keeps as the latest word on what the mirror holds. Mirrors that are not
+ * IN_SYNC (RESYNCING, CLONING) receive the stream too but nobody waits for them. A
+ * mirror that refuses with a hole is resent from its expected LSN while the buffer
+ * still has it; otherwise (or when it diverged) it is handed to resync. A STALE_EPOCH
+ * refusal means this master was deposed: it stops sending.
+ *
+ * <p>Sans-IO and single-threaded; tokens identify the waiting client requests.
+ */
+public final class PartitionReplicator {
+    /**
+     * @param maxBatchEntries    changes per batch sent to a mirror
+     * @param maxBufferedEntries changes kept for resending; a mirror further behind is resynced instead
+     * @param resendAfterMs      a mirror that acknowledged nothing new for this long is sent again what it has
+     *                           not acknowledged (a lost batch or a lost reply)
+     */
+    public record Config(int maxBatchEntries, int maxBufferedEntries, long resendAfterMs) {
+        public Config(int maxBatchEntries, int maxBufferedEntries) {
+            this(maxBatchEntries, maxBufferedEntries, 200);
+        }
+
+        public Config {
+            Verify.that(resendAfterMs >= 1, "resendAfterMs must be >= 1, got %d", resendAfterMs);
+            Verify.that(maxBatchEntries >= 1, "maxBatchEntries must be >= 1, got %d", maxBatchEntries);
+            Verify.that(maxBufferedEntries >= maxBatchEntries, "maxBufferedEntries (%d) must be >= maxBatchEntries (%d)",
+                    maxBufferedEntries, maxBatchEntries);
+        }
+    }
+
+    /** A batch for one mirror. */
+    public record Send(String mirror, ReplicateBatch batch) {}
+
+    /** What a reply changed: client requests to acknowledge, and mirrors the stream can no longer serve. */
+    public record Outcome(List<Long> acknowledge, Set<String> needResync, boolean deposed) {
+        static final Outcome NOTHING = new Outcome(List.of(), Set.of(), false);
+    }
+
+    private record Buffered(LogEntry entry, boolean mirrorsMustBeDurable) {}
+
+    private record Waiter(long lsn, CommitLevel level, Durability durability, long token) {}
+
+    private static final class MirrorLink {
+        final String node;
+        ReplicaState state;
+        long sentLsn;
+        AckTriplet holds;
+        boolean streaming = true;
+        long lastProgressMs;
+        boolean progressed;
+
+        MirrorLink(String node, ReplicaState state, long startLsn) {
+            this.node = node;
+            this.state = state;
+            this.sentLsn = startLsn;
+            this.holds = AckTriplet.durable(0);
+        }
+    }
+
+    private final String namespace;
+    private final int partition;
+    private final Config config;
+    private long epoch;
+    private long lastLsn;
+    private long localDurableLsn;
+    private boolean deposed;
+    private final ArrayDeque<Buffered> buffer = new ArrayDeque<>();
+    private final Map<String, MirrorLink> mirrors = new LinkedHashMap<>();
+    private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+
+    /** A master of the partition in {@code epoch} whose log ends (durably) at {@code lastLsn}. */
+    public PartitionReplicator(String namespace, int partition, long epoch, long lastLsn, Config config) {
+        this.namespace = namespace;
+        this.partition = partition;
+        this.epoch = epoch;
+        this.lastLsn = lastLsn;
+        this.localDurableLsn = lastLsn;
+        this.config = config;
+    }
+
+    /**
+     * A new epoch's mirrors and their states. An IN_SYNC mirror new to this master is
+     * streamed from the master's current end; a RESYNCING or CLONING one waits for its
+     * sync ({@link #onResynced}); an ABSENT one gets nothing. Waiters stop waiting for
+     * mirrors that are gone or no longer IN_SYNC.
+     */
+    public List<Long> onView(long newEpoch, Map<String, ReplicaState> states) {
+        Verify.that(newEpoch >= epoch, "epoch of %s/%d went back from %d to %d", namespace, partition, epoch, newEpoch);
+        epoch = newEpoch;
+        mirrors.keySet().retainAll(states.keySet());
+        // In node-id order, so the replicator behaves the same whatever map the caller built.
+        for (Map.Entry<String, ReplicaState> e : new java.util.TreeMap<>(states).entrySet()) {
+            MirrorLink l = mirrors.get(e.getKey());
+            if (l == null) {
+                l = new MirrorLink(e.getKey(), e.getValue(), lastLsn);
+                l.streaming = e.getValue() == ReplicaState.IN_SYNC;
+                mirrors.put(e.getKey(), l);
+            } else {
+                l.state = e.getValue();
+                if (e.getValue() == ReplicaState.ABSENT) {
+                    l.streaming = false;
+                }
+            }
+        }
+        return release();
+    }
+
+    /**
+     * The master applied a change locally (its fsync, if SYNC, may still be running).
+     * Returns the mirrors that fell so far behind that the buffer no longer holds what
+     * they lack: they need a resync.
+     */
+    public Set<String> onCommitted(LogEntry e, CommitLevel level, Durability durability, long token) {
+        Verify.that(!deposed, "%s/%d: a deposed master committed lsn %d", namespace, partition, e.lsn());
+        Verify.that(e.lsn() == lastLsn + 1, "master log gap in %s/%d: last=%d lsn=%d", namespace, partition, lastLsn, e.lsn());
+        lastLsn = e.lsn();
+        buffer.addLast(new Buffered(e, level == CommitLevel.ALL && durability == Durability.SYNC));
+        waiters.addLast(new Waiter(e.lsn(), level, durability, token));
+        return trimBuffer();
+    }
+
+    /** The master's own storage is durable through {@code lsn}. */
+    public List<Long> onLocalDurable(long lsn) {
+        localDurableLsn = Math.max(localDurableLsn, lsn);
+        return release();
+    }
+
+    /** Batches to send now: everything each streaming mirror has not been sent yet. */
+    public List<Send> poll() {
+        List<Send> out = new ArrayList<>();
+        if (deposed) {
+            return out;
+        }
+        for (MirrorLink l : mirrors.values()) {
+            while (l.streaming && l.sentLsn < lastLsn) {
+                List<LogEntry> entries = new ArrayList<>();
+                long durableThrough = 0;
+                for (Buffered b : buffer) {
+                    long lsn = b.entry().lsn();
+                    if (lsn <= l.sentLsn) {
+                        continue;
+                    }
+                    if (entries.size() == config.maxBatchEntries()) {
+                        break;
+                    }
+                    entries.add(b.entry());
+                    if (b.mirrorsMustBeDurable()) {
+                        durableThrough = lsn;
+                    }
+                }
+                Verify.that(!entries.isEmpty() && entries.get(0).lsn() == l.sentLsn + 1,
+                        "%s/%d: buffer lacks lsn %d for mirror %s", namespace, partition, l.sentLsn + 1, l.node);
+                out.add(new Send(l.node, new ReplicateBatch(namespace, partition, epoch, l.sentLsn, entries, durableThrough)));
+                l.sentLsn += entries.size();
+            }
+        }
+        return out;
+    }
+
+    public Outcome onReply(String mirror, MirrorReply reply) {
+        MirrorLink l = mirrors.get(mirror);
+        if (l == null || deposed) {
+            return Outcome.NOTHING;
+        }
+        if (reply.epoch() > epoch) {
+            // A mirror has seen a newer master: this one must stop.
+            deposed = true;
+            return new Outcome(List.of(), Set.of(), true);
+        }
+        if (reply instanceof MirrorReply.Acked a) {
+            // Replies may arrive out of order: keep the newest word (its cache end or disk moved on).
+            if (a.epoch() == epoch && (a.holds().cacheEndLsn() > l.holds.cacheEndLsn() || a.holds().committedLsn() > l.holds.committedLsn())) {
+                l.holds = a.holds();
+                l.progressed = true; // the resend timer starts over at the next tick
+            }
+            return new Outcome(release(), Set.of(), false);
+        }
+        MirrorReply.Refused r = (MirrorReply.Refused) reply;
+        l.holds = r.holds();
+        Set<String> resync = new TreeSet<>();
+        switch (r.reason()) {
+            case STALE_EPOCH -> {
+                // Only possible when the mirror's epoch is newer; handled above. An equal epoch is a bug.
+                Verify.that(false, "%s/%d: mirror %s refused epoch %d as stale at its epoch %d", namespace, partition, mirror, epoch, r.epoch());
+            }
+            case GAP -> {
+                long first = buffer.isEmpty() ? lastLsn + 1 : buffer.peekFirst().entry().lsn();
+                if (r.expectedLsn() >= first && r.expectedLsn() <= lastLsn + 1) {
+                    l.sentLsn = r.expectedLsn() - 1; // resend from the hole
+                } else {
+                    l.streaming = false;
+                    resync.add(mirror);
+                }
+            }
+            case DIVERGED -> {
+                l.streaming = false;
+                resync.add(mirror);
+            }
+        }
+        return new Outcome(release(), resync, false);
+    }
+
+    /**
+     * Timer: a mirror that has had batches outstanding without any progress for
+     * {@code resendAfterMs} is rewound to what it acknowledged, so the next {@link #poll}
+     * sends it again (the network may have lost a batch or its reply). Returns the
+     * mirrors whose missing changes are no longer buffered: they need a resync.
+     */
+    public Set<String> tick(long nowMs) {
+        Set<String> resync = new TreeSet<>();
+        for (MirrorLink l : mirrors.values()) {
+            // Outstanding until durable there: a lost reply to a flush would otherwise leave
+            // SYNC waiters and the resend buffer waiting forever.
+            if (!l.streaming || l.sentLsn <= l.holds.committedLsn() || l.progressed) {
+                l.lastProgressMs = nowMs;
+                l.progressed = false;
+                continue;
+            }
+            if (nowMs - l.lastProgressMs >= config.resendAfterMs()) {
+                long first = buffer.isEmpty() ? lastLsn + 1 : buffer.peekFirst().entry().lsn();
+                if (l.holds.committedLsn() + 1 >= first) {
+                    // Resend what is not durable there; the mirror skips what it has and answers.
+                    l.sentLsn = l.holds.committedLsn();
+                } else {
+                    l.streaming = false; // what it lacks is no longer buffered: resync
+                    resync.add(l.node);
+                }
+                l.lastProgressMs = nowMs;
+            }
+        }
+        return resync;
+    }
+
+    /**
+     * A mirror (re)connected and said what it holds: after a restart its cache is gone,
+     * so the stream restarts after what it holds when the buffer still has the rest,
+     * else it needs a resync.
+     */
+    public Outcome onMirrorConnected(String mirror, AckTriplet holds) {
+        MirrorLink l = mirrors.get(mirror);
+        if (l == null || deposed) {
+            return Outcome.NOTHING;
+        }
+        l.holds = holds;
+        long first = buffer.isEmpty() ? lastLsn + 1 : buffer.peekFirst().entry().lsn();
+        if (l.state == ReplicaState.IN_SYNC && holds.cacheEndLsn() + 1 >= first && holds.cacheEndLsn() <= lastLsn) {
+            l.sentLsn = holds.cacheEndLsn();
+            l.streaming = true;
+            return new Outcome(release(), Set.of(), false);
+        }
+        l.streaming = false;
+        return new Outcome(release(), l.state == ReplicaState.ABSENT ? Set.of() : Set.of(mirror), false);
+    }
+
+    /** A resynced mirror has everything through {@code lsn} and joins the stream after it. */
+    public List<Long> onResynced(String mirror, long lsn) {
+        MirrorLink l = mirrors.get(mirror);
+        if (l != null) {
+            l.sentLsn = lsn;
+            l.streaming = true;
+            l.holds = AckTriplet.durable(lsn);
+        }
+        return release();
+    }
+
+    /** The latest triplet each mirror reported (for status and failover). */
+    public Map<String, AckTriplet> mirrorHoldings() {
+        Map<String, AckTriplet> out = new LinkedHashMap<>();
+        mirrors.forEach((id, l) -> out.put(id, l.holds));
+        return out;
+    }
+
+    public long epoch() {
+        return epoch;
+    }
+
+    public boolean deposed() {
+        return deposed;
+    }
+
+    private List<Long> release() {
+        List<Long> tokens = new ArrayList<>();
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (satisfied(w)) {
+                tokens.add(w.token());
+                it.remove();
+            }
+        }
+        return tokens;
+    }
+
+    private boolean satisfied(Waiter w) {
+        boolean sync = w.durability() == Durability.SYNC;
+        if (sync && localDurableLsn < w.lsn()) {
+            return false;
+        }
+        if (w.level() == CommitLevel.MASTER) {
+            return true;
+        }
+        for (MirrorLink l : mirrors.values()) {
+            if (l.state != ReplicaState.IN_SYNC) {
+                continue;
+            }
+            long has = sync ? l.holds.committedLsn() : l.holds.cacheEndLsn();
+            if (has < w.lsn()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Keeps what a streaming mirror may still need resent (everything after its durable
+     * LSN: a mirror that crashes loses its cache and asks again), up to the bound.
+     */
+    private Set<String> trimBuffer() {
+        long needed = lastLsn + 1;
+        for (MirrorLink l : mirrors.values()) {
+            if (l.streaming) {
+                needed = Math.min(needed, l.holds.committedLsn() + 1);
+            }
+        }
+        Set<String> behind = new TreeSet<>();
+        while (!buffer.isEmpty() && (buffer.peekFirst().entry().lsn() < needed || buffer.size() > config.maxBufferedEntries())) {
+            long dropped = buffer.pollFirst().entry().lsn();
+            for (MirrorLink l : mirrors.values()) {
+                if (l.streaming && l.sentLsn < dropped) {
+                    // Too far behind to stream: the resync path takes it from here.
+                    l.streaming = false;
+                    behind.add(l.node);
+                }
+            }
+        }
+        return behind;
+    }
+}

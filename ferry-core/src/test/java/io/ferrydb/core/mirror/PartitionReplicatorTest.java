@@ -1,0 +1,133 @@
+package io.ferrydb.core.mirror;
+
+import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Durability;
+import io.ferrydb.core.cluster.ReplicaState;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static io.ferrydb.core.mirror.MirrorPartitionTest.entry;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The master's side of mirroring, driven against real {@link MirrorPartition}s. */
+class PartitionReplicatorTest {
+    private static final String NS = "test";
+    private static final int P = 7;
+    private static final MirrorPartition.Config MIRROR = new MirrorPartition.Config(100, 50);
+
+    private final PartitionReplicator master = new PartitionReplicator(NS, P, 1, 0, new PartitionReplicator.Config(2, 8));
+    private final MirrorPartition m2 = new MirrorPartition(NS, P, 1, 0, MIRROR);
+    private final MirrorPartition m3 = new MirrorPartition(NS, P, 1, 0, MIRROR);
+
+    private void commit(long lsn, CommitLevel level, Durability d) {
+        assertEquals(Set.of(), master.onCommitted(entry(1, lsn), level, d, lsn));
+    }
+
+    /** Delivers every pending batch and returns the tokens the replies released. */
+    private List<Long> deliver(long nowMs) {
+        List<Long> acked = new java.util.ArrayList<>();
+        for (PartitionReplicator.Send s : master.poll()) {
+            MirrorPartition m = s.mirror().equals("n2") ? m2 : m3;
+            MirrorPartition.Step step = m.onBatch(s.batch(), nowMs);
+            if (step.reply() != null) {
+                acked.addAll(master.onReply(s.mirror(), step.reply()).acknowledge());
+            }
+            if (step.flush() != null) {
+                acked.addAll(master.onReply(s.mirror(), m.onFlushed(step.flush(), nowMs).reply()).acknowledge());
+            }
+        }
+        return acked;
+    }
+
+    @Test
+    void commitLevelAllWaitsForEveryInSyncMirrorAndMasterDoesNot() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.IN_SYNC));
+        commit(1, CommitLevel.MASTER, Durability.ASYNC);
+        commit(2, CommitLevel.ALL, Durability.ASYNC);
+        assertEquals(List.of(1L), master.onLocalDurable(0), "MASTER+ASYNC is acknowledged after the local write");
+        List<PartitionReplicator.Send> sends = master.poll();
+        assertEquals(2, sends.size(), "both mirrors get lsn 1..2 in one batch each (batch size 2)");
+        // Only n2 answers: ALL still waits for n3.
+        PartitionReplicator.Send toN2 = sends.stream().filter(s -> s.mirror().equals("n2")).findFirst().orElseThrow();
+        assertEquals(List.of(), master.onReply("n2", m2.onBatch(toN2.batch(), 0).reply()).acknowledge());
+        PartitionReplicator.Send toN3 = sends.stream().filter(s -> s.mirror().equals("n3")).findFirst().orElseThrow();
+        assertEquals(List.of(2L), master.onReply("n3", m3.onBatch(toN3.batch(), 0).reply()).acknowledge(),
+                "ALL+ASYNC is acknowledged once every IN_SYNC mirror has it in cache");
+    }
+
+    @Test
+    void allPlusSyncWaitsForTheMastersAndTheMirrorsDisks() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC));
+        commit(1, CommitLevel.ALL, Durability.SYNC);
+        PartitionReplicator.Send s = master.poll().get(0);
+        assertEquals(1, s.batch().durableThroughLsn(), "the mirror is told lsn 1 must be durable before its ack");
+        MirrorPartition.Step step = m2.onBatch(s.batch(), 0);
+        assertEquals(null, step.reply());
+        List<Long> afterMirror = master.onReply("n2", m2.onFlushed(step.flush(), 1).reply()).acknowledge();
+        assertEquals(List.of(), afterMirror, "the mirror's disk is not enough: the master's fsync is still running");
+        assertEquals(List.of(1L), master.onLocalDurable(1));
+    }
+
+    @Test
+    void mirrorsNotInSyncAreStreamedOnlyAfterTheirSyncAndNotWaitedFor() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.CLONING));
+        commit(1, CommitLevel.ALL, Durability.ASYNC);
+        List<PartitionReplicator.Send> sends = master.poll();
+        assertEquals(List.of("n2"), sends.stream().map(PartitionReplicator.Send::mirror).toList(), "a cloning mirror waits for its clone");
+        assertEquals(List.of(1L), master.onReply("n2", m2.onBatch(sends.get(0).batch(), 0).reply()).acknowledge());
+        // The clone delivered everything through 1; the stream continues from there.
+        master.onResynced("n3", 1);
+        MirrorPartition cloned = new MirrorPartition(NS, P, 1, 1, MIRROR);
+        commit(2, CommitLevel.ALL, Durability.ASYNC);
+        for (PartitionReplicator.Send send : master.poll()) {
+            MirrorPartition m = send.mirror().equals("n2") ? m2 : cloned;
+            assertEquals(1, send.batch().prevLsn());
+            master.onReply(send.mirror(), m.onBatch(send.batch(), 1).reply());
+        }
+        assertEquals(new AckTriplet(2, 2, 1), master.mirrorHoldings().get("n3"));
+    }
+
+    @Test
+    void aMirrorThatLostItsCacheIsResentFromItsHole() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC));
+        for (long lsn = 1; lsn <= 4; lsn++) {
+            commit(lsn, CommitLevel.ALL, Durability.ASYNC);
+        }
+        assertEquals(List.of(1L, 2L, 3L, 4L), deliver(0));
+        m2.crash(); // 1..4 were only in its cache
+        commit(5, CommitLevel.ALL, Durability.ASYNC);
+        PartitionReplicator.Send next = master.poll().get(0);
+        MirrorPartition.Step refused = m2.onBatch(next.batch(), 1);
+        PartitionReplicator.Outcome o = master.onReply("n2", refused.reply());
+        assertEquals(Set.of(), o.needResync(), "lsn 1..4 are still buffered: resend, no resync");
+        assertEquals(List.of(5L), deliver(2));
+        assertEquals(new AckTriplet(1, 5, 0), master.mirrorHoldings().get("n2"));
+    }
+
+    @Test
+    void aMirrorBeyondTheBufferGoesToResyncAndANewerEpochDeposesTheMaster() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC));
+        Set<String> behind = Set.of();
+        for (long lsn = 1; lsn <= 9; lsn++) {
+            behind = master.onCommitted(entry(1, lsn), CommitLevel.MASTER, Durability.ASYNC, lsn);
+            if (!behind.isEmpty()) {
+                break;
+            }
+        }
+        assertEquals(Set.of("n2"), behind, "nothing was sent to n2 and the buffer (8) overflowed");
+        assertTrue(master.poll().isEmpty(), "a mirror waiting for resync gets no stream");
+
+        PartitionReplicator other = new PartitionReplicator(NS, P, 1, 0, new PartitionReplicator.Config(2, 8));
+        other.onView(1, Map.of("n2", ReplicaState.IN_SYNC));
+        other.onCommitted(entry(1, 1), CommitLevel.ALL, Durability.ASYNC, 1);
+        MirrorPartition newer = new MirrorPartition(NS, P, 2, 0, MIRROR);
+        PartitionReplicator.Outcome o = other.onReply("n2", newer.onBatch(other.poll().get(0).batch(), 0).reply());
+        assertTrue(o.deposed(), "a mirror in epoch 2 fences the epoch-1 master");
+        assertTrue(other.poll().isEmpty());
+        assertEquals(List.of(), o.acknowledge(), "nothing is acknowledged by a deposed master");
+    }
+}
