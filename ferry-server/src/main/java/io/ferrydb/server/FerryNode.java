@@ -14,6 +14,10 @@ import io.ferrydb.proto.NamespaceInfo;
 import io.ferrydb.server.admin.AdminHttpServer;
 import io.ferrydb.server.cluster.ClusterGrpcService;
 import io.ferrydb.server.cluster.NodeCluster;
+import io.ferrydb.server.mirror.MirrorReceiver;
+import io.ferrydb.server.mirror.Replication;
+import io.ferrydb.core.mirror.MirrorPartition;
+import io.ferrydb.core.mirror.PartitionReplicator;
 import io.ferrydb.server.config.NodeConfig;
 import io.ferrydb.server.maintenance.Purger;
 import io.ferrydb.server.service.FerryGrpcService;
@@ -77,6 +81,14 @@ public final class FerryNode implements AutoCloseable {
     private RecordStore store;
     private GroupCommitter committer;
     private Purger purger;
+    private MirrorReceiver mirrorReceiver;
+    private Replication replication;
+    /** Mirroring: a mirror's cache capacity and flush age, the master's batch and resend buffer sizes, its resend timer. */
+    static final int MIRROR_CACHE_ENTRIES = 1024;
+    static final long MIRROR_FLUSH_MS = 10;
+    static final int MIRROR_BATCH_ENTRIES = 256;
+    static final int MIRROR_BUFFER_ENTRIES = 65_536;
+    static final long MIRROR_RESEND_MS = 200;
     private Server grpc;
     private FerryGrpcService service;
     private AdminHttpServer admin;
@@ -127,6 +139,10 @@ public final class FerryNode implements AutoCloseable {
         });
         writePipeline = new WritePipeline(config.storageThreads, config.writeQueueCapacity, registry);
         RequestHandler handler = new RequestHandler(store, committer);
+        mirrorReceiver = new MirrorReceiver(store, committer, new MirrorPartition.Config(MIRROR_CACHE_ENTRIES, MIRROR_FLUSH_MS), registry);
+        replication = new Replication(config.nodeId, store, new PartitionReplicator.Config(MIRROR_BATCH_ENTRIES, MIRROR_BUFFER_ENTRIES,
+                MIRROR_RESEND_MS), registry);
+        handler.replication(replication);
         // Until the node has joined and holds master leases it serves nothing.
         handler.gate((namespace, partition) -> {
             throw new FerryException(ErrorCode.UNAVAILABLE, "node " + config.nodeId + " is joining the cluster", null, false);
@@ -144,13 +160,15 @@ public final class FerryNode implements AutoCloseable {
                     .maxInboundMessageSize(config.maxMessageBytes)
                     .addService(service)
                     .addService(new ClusterGrpcService(() -> cluster))
+                    .addService(mirrorReceiver)
                     .build()
                     .start();
             admin = new AdminHttpServer(config.host, config.httpPort, registry, this::healthJson, () -> state == State.RUNNING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot bind " + config.host + ":" + config.port + "/" + config.httpPort + ": " + e.getMessage(), e);
         }
-        NodeCluster joining = new NodeCluster(config, store, config.host + ":" + grpcPort(), config.host + ":" + httpPort(), registry);
+        NodeCluster joining = new NodeCluster(config, store, config.host + ":" + grpcPort(), config.host + ":" + httpPort(), registry,
+                replication, mirrorReceiver);
         joining.start();
         try {
             joining.awaitJoined();
@@ -294,6 +312,12 @@ public final class FerryNode implements AutoCloseable {
         }
         if (cluster != null) {
             cluster.close();
+        }
+        if (replication != null) {
+            replication.close();
+        }
+        if (mirrorReceiver != null) {
+            mirrorReceiver.close();
         }
         if (writePipeline != null) {
             writePipeline.close();

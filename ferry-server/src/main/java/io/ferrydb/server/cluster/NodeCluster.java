@@ -75,7 +75,13 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     private final Counter leaseRefusals;
     private final io.micrometer.core.instrument.Timer failoverTimer;
 
-    public NodeCluster(NodeConfig config, RecordStore store, String address, String httpAddress, MeterRegistry registry) {
+    private final io.ferrydb.server.mirror.Replication replication;
+    private final io.ferrydb.server.mirror.MirrorReceiver receiver;
+
+    public NodeCluster(NodeConfig config, RecordStore store, String address, String httpAddress, MeterRegistry registry,
+                       io.ferrydb.server.mirror.Replication replication, io.ferrydb.server.mirror.MirrorReceiver receiver) {
+        this.replication = replication;
+        this.receiver = receiver;
         this.config = config;
         this.store = store;
         this.address = address;
@@ -97,7 +103,9 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
             specs.add(new NamespaceSpec(ns.name(), ns.replicationFactor()));
         }
         this.member = new ClusterMember(config.nodeId, address, httpAddress, voter, specs, timings, new Outbox(),
-                this::lastLsns, (ref, kind) -> loop.execute(() -> completeSync(ref)));
+                this::lastLsns, (ref, kind) -> replication.sync(ref));
+        // A sync is done when the mirror has the partition's copy and the stream continues after it.
+        replication.onSyncDone(ref -> loop.execute(() -> completeSync(ref)));
         this.membersDeclaredDead = Counter.builder("ferry_cluster_members_failed").description("members this node saw declared failed").register(registry);
         this.notMasterRefusals = Counter.builder("ferry_cluster_refused_not_master")
                 .description("requests refused because another node masters the partition").register(registry);
@@ -245,9 +253,13 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
 
         @Override
         public void viewChanged(ClusterView previous, ClusterView current) {
-            // The store logs the new epochs before the request gate sees this view, so every
-            // change a master logs carries the table epoch it was admitted under.
+            // A promoted mirror first writes what its cache acknowledged; the store logs the
+            // new epochs and the replicators know the new mirrors before the request gate sees
+            // this view, so every change a master logs carries the epoch it was admitted under
+            // and is streamed to that epoch's mirrors.
+            promoteMirrors(previous, current);
             adoptEpochs(current);
+            replication.onView(current);
             view = current;
             viewChanges.incrementAndGet();
             for (NamespaceTable t : current.tables().values()) {
@@ -271,6 +283,20 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
 
     public ClusterView view() {
         return view;
+    }
+
+    private void promoteMirrors(ClusterView previous, ClusterView current) {
+        for (NamespaceConfig ns : store.namespaces()) {
+            NamespaceTable t = current.table(ns.name());
+            if (t == null) {
+                continue;
+            }
+            for (int p = 0; p < t.size(); p++) {
+                if (config.nodeId.equals(t.entry(p).master()) && !config.nodeId.equals(previous.entry(ns.name(), p).master())) {
+                    receiver.promote(ns.name(), p);
+                }
+            }
+        }
     }
 
     private void adoptEpochs(ClusterView v) {

@@ -47,10 +47,16 @@ public final class RequestHandler {
     private final RecordStore store;
     private final GroupCommitter committer;
     private volatile PartitionGate gate = PartitionGate.OPEN;
+    private volatile io.ferrydb.server.mirror.Replication replication;
 
     public RequestHandler(RecordStore store, GroupCommitter committer) {
         this.store = store;
         this.committer = committer;
+    }
+
+    /** Streams every write to the partition's mirrors and holds its acknowledgement to its commit level. */
+    public void replication(io.ferrydb.server.mirror.Replication replication) {
+        this.replication = replication;
     }
 
     /** Sets who may be served; checked when each request executes, on the storage thread. */
@@ -161,6 +167,27 @@ public final class RequestHandler {
             }
             WritePolicy policy = w.op().policy();
             Durability d = policy.durability() != null ? policy.durability() : w.ns().defaultDurability();
+            io.ferrydb.server.mirror.Replication mirroring = replication;
+            if (mirroring != null && outcome instanceof WriteOutcome.Written logged) {
+                io.ferrydb.api.CommitLevel level = policy.commitLevel() != null ? policy.commitLevel() : w.ns().defaultCommitLevel();
+                String ns = w.ns().name();
+                int p = w.op().key().partition();
+                CompletableFuture<Void> mirrored = mirroring.committed(ns, p, logged.entry(), level, d);
+                if (mirrored != null) {
+                    if (d == Durability.SYNC) {
+                        if (durable == null) {
+                            durable = committer.awaitDurable();
+                        }
+                        long lsn = logged.lsn();
+                        durable.thenRun(() -> mirroring.localDurable(ns, p, lsn));
+                    } else {
+                        asyncWritten = true;
+                    }
+                    Message answer = resp;
+                    out.add(mirrored.thenApply(v -> answer));
+                    continue;
+                }
+            }
             if (d == Durability.ASYNC) {
                 asyncWritten = true;
                 out.add(CompletableFuture.completedFuture(resp));

@@ -1,0 +1,326 @@
+package io.ferrydb.server.mirror;
+
+import io.ferrydb.core.log.LogEntry;
+import io.ferrydb.core.mirror.AckTriplet;
+import io.ferrydb.core.mirror.MirrorPartition;
+import io.ferrydb.core.mirror.MirrorReply;
+import io.ferrydb.core.mirror.ReplicateBatch;
+import io.ferrydb.core.store.PartitionInfo;
+import io.ferrydb.core.store.RecordStore;
+import io.ferrydb.proto.FerryMirrorGrpc;
+import io.ferrydb.proto.MirrorAck;
+import io.ferrydb.proto.MirrorAcks;
+import io.ferrydb.proto.MirrorBatch;
+import io.ferrydb.proto.MirrorCopy;
+import io.ferrydb.proto.MirrorMessage;
+import io.ferrydb.server.storage.GroupCommitter;
+import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A node's mirror side: receives its masters' streams, drives one
+ * {@link MirrorPartition} per mirrored partition, writes its flushes to the
+ * {@link RecordStore} (fsync through the group committer when a change asked for
+ * SYNC) and answers with triplets. Flushes run synchronously under the partition's
+ * lock, on the transport thread or the flush timer, so there is never one in flight
+ * outside it. A copy (resync) replaces the partition wholesale.
+ */
+public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MirrorReceiver.class);
+
+    private final RecordStore store;
+    private final GroupCommitter committer;
+    private final MirrorPartition.Config config;
+    private final Map<String, Held> partitions = new ConcurrentHashMap<>();
+    /** Partitions with cached changes: the only ones the flush timer visits. */
+    private final java.util.Set<Held> caching = ConcurrentHashMap.newKeySet();
+    private final ScheduledExecutorService timer;
+    private final Counter batches;
+    private final Counter entriesApplied;
+    private final Counter refusals;
+    private final Counter copies;
+
+    /** A mirrored partition and the stream its master listens on. */
+    private static final class Held {
+        final MirrorPartition state;
+        StreamObserver<MirrorAcks> replyTo;
+
+        Held(MirrorPartition state) {
+            this.state = state;
+        }
+    }
+
+    public MirrorReceiver(RecordStore store, GroupCommitter committer, MirrorPartition.Config config, MeterRegistry registry) {
+        this.store = store;
+        this.committer = committer;
+        this.config = config;
+        this.batches = Counter.builder("ferry_mirror_batches_received").description("replication batches received as a mirror").register(registry);
+        this.entriesApplied = Counter.builder("ferry_mirror_entries_flushed").description("changes a mirror wrote to storage").register(registry);
+        this.refusals = Counter.builder("ferry_mirror_batches_refused").description("batches refused (stale epoch, gap, diverged)").register(registry);
+        this.copies = Counter.builder("ferry_mirror_copies_received").description("partition copies (resyncs) received").register(registry);
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ferry-mirror-flush");
+            t.setDaemon(true);
+            return t;
+        });
+        long period = Math.max(1, config.flushIntervalMs() / 2);
+        timer.scheduleWithFixedDelay(this::tick, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private static String key(String ns, int p) {
+        return ns + "/" + p;
+    }
+
+    private Held held(String ns, int p) {
+        return partitions.computeIfAbsent(key(ns, p), k -> {
+            PartitionInfo info = store.partitionInfo(ns, p);
+            return new Held(new MirrorPartition(ns, p, info.epoch(), info.lastLsn(), config));
+        });
+    }
+
+    @Override
+    public StreamObserver<MirrorMessage> stream(StreamObserver<MirrorAcks> out) {
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(MirrorMessage m) {
+                MirrorAcks.Builder acks = MirrorAcks.newBuilder();
+                try {
+                    if (m.hasCopy()) {
+                        acks.addAcks(copy(m.getCopy(), out));
+                    }
+                    for (MirrorBatch b : m.getBatchesList()) {
+                        MirrorReply r = batch(b, out);
+                        if (r != null) {
+                            acks.addAcks(toProto(r));
+                        }
+                    }
+                } catch (RuntimeException e) {
+                    LOG.error("mirror stream from {} failed", m.getFromNode(), e);
+                    out.onError(io.grpc.Status.INTERNAL.withDescription(String.valueOf(e.getMessage())).asRuntimeException());
+                    return;
+                }
+                if (acks.getAcksCount() > 0) {
+                    send(out, acks.build());
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                // The master went away; its partitions keep their state for the next stream.
+            }
+
+            @Override
+            public void onCompleted() {
+                synchronized (out) {
+                    out.onCompleted();
+                }
+            }
+        };
+    }
+
+    private static void send(StreamObserver<MirrorAcks> out, MirrorAcks acks) {
+        synchronized (out) {
+            try {
+                out.onNext(acks);
+            } catch (RuntimeException closed) {
+                // the master's stream is gone; it will ask again
+            }
+        }
+    }
+
+    private MirrorReply batch(MirrorBatch b, StreamObserver<MirrorAcks> out) {
+        batches.increment();
+        List<LogEntry> entries = new ArrayList<>(b.getEntriesCount());
+        for (com.google.protobuf.ByteString e : b.getEntriesList()) {
+            entries.add(LogEntry.decode(e.toByteArray()));
+        }
+        ReplicateBatch rb = new ReplicateBatch(b.getNamespace(), b.getPartition(), b.getEpoch(), b.getPrevLsn(), entries, b.getDurableThroughLsn());
+        Held h = held(b.getNamespace(), b.getPartition());
+        synchronized (h) {
+            h.replyTo = out;
+            MirrorPartition.Step step = h.state.onBatch(rb, System.currentTimeMillis());
+            MirrorReply reply = step.reply();
+            if (reply instanceof MirrorReply.Refused refused) {
+                refusals.increment();
+                if (refused.reason() == MirrorReply.Reason.STALE_EPOCH) {
+                    // A deposed master: keep no mirror state (this node may master the partition now).
+                    partitions.remove(key(b.getNamespace(), b.getPartition()), h);
+                }
+            }
+            startFlush(h, step.flush());
+            if (h.state.holds().cachedCount() > 0) {
+                caching.add(h);
+            }
+            return reply;
+        }
+    }
+
+    /**
+     * Writes a flush to the store now; a SYNC one completes when the group committer's
+     * next fsync does (shared with every other partition's flushes and the node's own
+     * writes), then the mirror acknowledges and may start the next flush. Caller holds h.
+     */
+    private void startFlush(Held h, MirrorPartition.Flush f) {
+        if (f == null) {
+            return;
+        }
+        write(f);
+        if (!f.fsync()) {
+            finishFlush(h, f);
+            return;
+        }
+        committer.awaitDurable().whenComplete((v, e) -> {
+            if (e != null) {
+                LOG.error("fsync for mirrored {}/{} failed", f.namespace(), f.partition(), e);
+                return;
+            }
+            MirrorReply reply;
+            StreamObserver<MirrorAcks> to;
+            synchronized (h) {
+                if (partitions.get(key(f.namespace(), f.partition())) != h) {
+                    return; // replaced by a copy or a promotion meanwhile
+                }
+                reply = finishFlush(h, f);
+                to = h.replyTo;
+            }
+            if (reply != null && to != null) {
+                send(to, MirrorAcks.newBuilder().addAcks(toProto(reply)).build());
+            }
+        });
+    }
+
+    /** Caller holds h. Returns the acknowledgement to send (the one after the last flush completed synchronously). */
+    private MirrorReply finishFlush(Held h, MirrorPartition.Flush f) {
+        MirrorPartition.Step done = h.state.onFlushed(f, System.currentTimeMillis());
+        MirrorPartition.Flush next = done.flush();
+        if (next == null) {
+            return done.reply();
+        }
+        if (!next.fsync()) {
+            write(next);
+            return finishFlush(h, next);
+        }
+        startFlush(h, next);
+        return done.reply();
+    }
+
+    private MirrorAck copy(MirrorCopy c, StreamObserver<MirrorAcks> out) {
+        copies.increment();
+        List<byte[]> records = new ArrayList<>(c.getRecordsCount());
+        for (com.google.protobuf.ByteString r : c.getRecordsList()) {
+            records.add(r.toByteArray());
+        }
+        Held h = held(c.getNamespace(), c.getPartition());
+        synchronized (h) {
+            store.replacePartition(c.getNamespace(), c.getPartition(),
+                    new RecordStore.PartitionSnapshot((int) c.getEpoch(), c.getThroughLsn(), c.getLastHlc(), records));
+            committer.awaitDurable().join();
+            Held fresh = new Held(new MirrorPartition(c.getNamespace(), c.getPartition(), c.getEpoch(), c.getThroughLsn(), config));
+            fresh.replyTo = out;
+            partitions.put(key(c.getNamespace(), c.getPartition()), fresh);
+        }
+        LOG.info("copied {}/{} through lsn {} ({} records) from the master", c.getNamespace(), c.getPartition(), c.getThroughLsn(), records.size());
+        return MirrorAck.newBuilder().setNamespace(c.getNamespace()).setPartition(c.getPartition()).setEpoch(c.getEpoch())
+                .setCacheStartLsn(c.getThroughLsn() + 1).setCacheEndLsn(c.getThroughLsn()).setCommittedLsn(c.getThroughLsn())
+                .setCopied(true).build();
+    }
+
+    private void write(MirrorPartition.Flush f) {
+        store.applyReplicated(f.namespace(), f.partition(), f.entries());
+        entriesApplied.increment(f.entries().size());
+        committer.asyncWritten();
+    }
+
+    /** Flushes by age and tells the masters. */
+    private void tick() {
+        long now = System.currentTimeMillis();
+        for (Held h : caching) {
+            MirrorReply reply = null;
+            StreamObserver<MirrorAcks> to;
+            synchronized (h) {
+                if (h.state.holds().cachedCount() == 0) {
+                    caching.remove(h);
+                    continue;
+                }
+                MirrorPartition.Flush f = h.state.tick(now);
+                if (f != null && !f.fsync()) {
+                    write(f);
+                    reply = finishFlush(h, f);
+                } else {
+                    startFlush(h, f);
+                }
+                to = h.replyTo;
+            }
+            if (reply != null && to != null) {
+                send(to, MirrorAcks.newBuilder().addAcks(toProto(reply)).build());
+            }
+        }
+    }
+
+    /**
+     * This node becomes the partition's master: everything its cache acknowledged is
+     * written first, and the mirror state is dropped.
+     */
+    public void promote(String ns, int p) {
+        Held h = partitions.remove(key(ns, p));
+        if (h == null) {
+            return;
+        }
+        synchronized (h) {
+            // A flush may be waiting for its fsync: its changes are in the store already.
+            MirrorPartition.Flush f = h.state.flushAll();
+            if (f != null) {
+                write(f);
+            }
+        }
+        committer.awaitDurable().join();
+    }
+
+    /** What this node holds of a partition as a mirror (for status), or null. */
+    public AckTriplet holds(String ns, int p) {
+        Held h = partitions.get(key(ns, p));
+        if (h == null) {
+            return null;
+        }
+        synchronized (h) {
+            return h.state.holds();
+        }
+    }
+
+    static MirrorAck toProto(MirrorReply r) {
+        MirrorAck.Builder b = MirrorAck.newBuilder().setNamespace(r.namespace()).setPartition(r.partition()).setEpoch(r.epoch());
+        AckTriplet t;
+        if (r instanceof MirrorReply.Refused ref) {
+            b.setRefused(ref.reason().ordinal() + 1).setExpectedLsn(ref.expectedLsn());
+            t = ref.holds();
+        } else {
+            t = ((MirrorReply.Acked) r).holds();
+        }
+        return b.setCacheStartLsn(t.cacheStartLsn()).setCacheEndLsn(t.cacheEndLsn()).setCommittedLsn(t.committedLsn()).build();
+    }
+
+    static MirrorReply fromProto(MirrorAck a) {
+        AckTriplet t = new AckTriplet(a.getCacheStartLsn(), a.getCacheEndLsn(), a.getCommittedLsn());
+        if (a.getRefused() == 0) {
+            return new MirrorReply.Acked(a.getNamespace(), a.getPartition(), a.getEpoch(), t);
+        }
+        return new MirrorReply.Refused(a.getNamespace(), a.getPartition(), a.getEpoch(),
+                MirrorReply.Reason.values()[a.getRefused() - 1], a.getExpectedLsn(), t);
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+    }
+}

@@ -1,0 +1,473 @@
+package io.ferrydb.server.mirror;
+
+import com.google.protobuf.ByteString;
+import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Durability;
+import io.ferrydb.api.ErrorCode;
+import io.ferrydb.api.FerryException;
+import io.ferrydb.core.cluster.ClusterView;
+import io.ferrydb.core.cluster.Member;
+import io.ferrydb.core.cluster.NamespaceTable;
+import io.ferrydb.core.cluster.PartitionEntry;
+import io.ferrydb.core.cluster.PartitionRef;
+import io.ferrydb.core.cluster.Replica;
+import io.ferrydb.core.cluster.ReplicaState;
+import io.ferrydb.core.log.LogEntry;
+import io.ferrydb.core.mirror.AckTriplet;
+import io.ferrydb.core.mirror.MirrorReply;
+import io.ferrydb.core.mirror.PartitionReplicator;
+import io.ferrydb.core.namespace.NamespaceConfig;
+import io.ferrydb.core.store.RecordStore;
+import io.ferrydb.proto.FerryMirrorGrpc;
+import io.ferrydb.proto.MirrorAck;
+import io.ferrydb.proto.MirrorAcks;
+import io.ferrydb.proto.MirrorBatch;
+import io.ferrydb.proto.MirrorCopy;
+import io.ferrydb.proto.MirrorMessage;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A node's master side of mirroring: one {@link PartitionReplicator} per partition it
+ * masters, one stream per mirror node, client acknowledgements as futures released by
+ * the replicators, and syncs (clone, resync, handoff) done by copying the partition.
+ *
+ * <p>Threads: writes call {@link #committed} on storage threads, acknowledgements
+ * arrive on transport threads, a timer ticks; each replicator is guarded by its own
+ * monitor. A partition without mirrors costs one map lookup per write.
+ */
+public final class Replication implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Replication.class);
+    private static final long TICK_MS = 20;
+
+    /** A sync finished; the cluster member reports the mirror caught up. */
+    public interface SyncDone {
+        void done(PartitionRef ref);
+    }
+
+    private final String nodeId;
+    private final RecordStore store;
+    private final PartitionReplicator.Config config;
+    private final Map<String, PartitionReplicator> replicators = new ConcurrentHashMap<>();
+    /** Replicators the timer must visit (something outstanding); the others are idle. */
+    private final Set<String> active = ConcurrentHashMap.newKeySet();
+    private final Map<String, Link> links = new ConcurrentHashMap<>();
+    private final Map<Long, CompletableFuture<Void>> waiting = new ConcurrentHashMap<>();
+    /** Syncs in progress: partition key + mirror → the ref to report when done. */
+    private final Map<String, PartitionRef> syncs = new ConcurrentHashMap<>();
+    private final AtomicLong tokens = new AtomicLong();
+    private final ScheduledExecutorService timer;
+    private volatile ClusterView view = ClusterView.EMPTY;
+    private volatile SyncDone syncDone = ref -> { };
+    private final Counter entriesSent;
+    private final Counter copiesSent;
+    private final Counter resyncsNeeded;
+
+    public Replication(String nodeId, RecordStore store, PartitionReplicator.Config config, MeterRegistry registry) {
+        this.nodeId = nodeId;
+        this.store = store;
+        this.config = config;
+        this.entriesSent = Counter.builder("ferry_mirror_entries_sent").description("changes streamed to mirrors").register(registry);
+        this.copiesSent = Counter.builder("ferry_mirror_copies_sent").description("partition copies sent (clone, resync, handoff)").register(registry);
+        this.resyncsNeeded = Counter.builder("ferry_mirror_resyncs_needed").description("mirrors that fell out of the stream and needed a copy").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("ferry_mirror_waiting_acks", waiting, Map::size)
+                .description("client writes waiting for their commit level").register(registry);
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ferry-mirror-master");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.scheduleWithFixedDelay(this::tick, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+    }
+
+    public void onSyncDone(SyncDone callback) {
+        this.syncDone = callback;
+    }
+
+    private static String key(String ns, int p) {
+        return ns + "/" + p;
+    }
+
+    // ---- the table ----
+
+    /**
+     * A new view: replicators for the partitions this node masters (created at the
+     * store's end), dropped for the others (their waiting writes fail UNAVAILABLE: the
+     * commit level can no longer be confirmed here).
+     */
+    public void onView(ClusterView v) {
+        view = v;
+        for (NamespaceConfig ns : store.namespaces()) {
+            NamespaceTable t = v.table(ns.name());
+            if (t == null) {
+                continue;
+            }
+            for (int p = 0; p < t.size(); p++) {
+                PartitionEntry e = t.entry(p);
+                String k = key(ns.name(), p);
+                if (nodeId.equals(e.master()) && e.epoch() > 0) {
+                    Map<String, ReplicaState> mirrors = new LinkedHashMap<>();
+                    for (Replica r : e.mirrors()) {
+                        mirrors.put(r.node(), r.state());
+                    }
+                    PartitionReplicator r = replicators.get(k);
+                    if (r == null) {
+                        if (mirrors.isEmpty()) {
+                            continue;
+                        }
+                        r = new PartitionReplicator(ns.name(), p, e.epoch(), store.partitionInfo(ns.name(), p).lastLsn(), config);
+                        replicators.put(k, r);
+                    }
+                    List<Long> released;
+                    synchronized (r) {
+                        released = r.onView(e.epoch(), mirrors);
+                    }
+                    complete(released);
+                } else {
+                    PartitionReplicator r = replicators.remove(k);
+                    if (r != null) {
+                        List<Long> pending;
+                        synchronized (r) {
+                            pending = r.pendingTokens();
+                        }
+                        fail(pending, "partition " + p + " of " + ns.name() + " moved to another master before the write reached its commit level");
+                    }
+                }
+            }
+        }
+        sendAll();
+    }
+
+    // ---- writes ----
+
+    /**
+     * The master wrote {@code entry}; returns a future completed when the write's commit
+     * level and durability are met, or null when the partition has no mirrors (the
+     * caller then acknowledges on local durability alone).
+     */
+    public CompletableFuture<Void> committed(String ns, int p, LogEntry entry, CommitLevel level, Durability durability) {
+        PartitionReplicator r = replicators.get(key(ns, p));
+        if (r == null) {
+            return null;
+        }
+        long token = tokens.incrementAndGet();
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        waiting.put(token, f);
+        PartitionReplicator.Outcome o;
+        synchronized (r) {
+            o = r.onCommitted(entry, level, durability, token);
+        }
+        complete(o.acknowledge());
+        resync(ns, p, o.needResync());
+        active.add(key(ns, p));
+        markDirty(r);
+        return f;
+    }
+
+    /** The master's own storage is durable through {@code lsn}. */
+    public void localDurable(String ns, int p, long lsn) {
+        PartitionReplicator r = replicators.get(key(ns, p));
+        if (r == null) {
+            return;
+        }
+        List<Long> released;
+        synchronized (r) {
+            released = r.onLocalDurable(lsn);
+        }
+        complete(released);
+    }
+
+    private void complete(List<Long> released) {
+        for (long t : released) {
+            CompletableFuture<Void> f = waiting.remove(t);
+            if (f != null) {
+                f.complete(null);
+            }
+        }
+    }
+
+    private void fail(List<Long> tokensToFail, String why) {
+        for (long t : tokensToFail) {
+            CompletableFuture<Void> f = waiting.remove(t);
+            if (f != null) {
+                f.completeExceptionally(new FerryException(ErrorCode.UNAVAILABLE, why, null, false));
+            }
+        }
+    }
+
+    // ---- sending ----
+
+    private final java.util.Queue<PartitionReplicator> dirty = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicInteger drainers = new java.util.concurrent.atomic.AtomicInteger();
+
+    /**
+     * Queues a replicator with changes to send and drains the queue unless another
+     * thread is draining: under load the writes of many partitions and storage threads
+     * travel to a mirror node in one message; alone, a write leaves at once.
+     */
+    private void markDirty(PartitionReplicator r) {
+        dirty.add(r);
+        if (drainers.getAndIncrement() != 0) {
+            return;
+        }
+        do {
+            List<PartitionReplicator.Send> all = new ArrayList<>();
+            java.util.Set<PartitionReplicator> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            PartitionReplicator next;
+            while ((next = dirty.poll()) != null) {
+                if (seen.add(next)) {
+                    synchronized (next) {
+                        all.addAll(next.poll());
+                    }
+                }
+            }
+            send(all);
+        } while (drainers.decrementAndGet() != 0);
+    }
+
+    private void sendAll() {
+        for (PartitionReplicator r : replicators.values()) {
+            List<PartitionReplicator.Send> sends;
+            synchronized (r) {
+                sends = r.poll();
+            }
+            send(sends);
+        }
+    }
+
+    private void send(List<PartitionReplicator.Send> sends) {
+        if (sends.isEmpty()) {
+            return;
+        }
+        Map<String, MirrorMessage.Builder> byNode = new LinkedHashMap<>();
+        for (PartitionReplicator.Send s : sends) {
+            MirrorBatch.Builder b = MirrorBatch.newBuilder().setNamespace(s.batch().namespace()).setPartition(s.batch().partition())
+                    .setEpoch(s.batch().epoch()).setPrevLsn(s.batch().prevLsn()).setDurableThroughLsn(s.batch().durableThroughLsn());
+            for (LogEntry e : s.batch().entries()) {
+                b.addEntries(ByteString.copyFrom(e.encode()));
+            }
+            entriesSent.increment(s.batch().entries().size());
+            byNode.computeIfAbsent(s.mirror(), n -> MirrorMessage.newBuilder().setFromNode(nodeId)).addBatches(b);
+        }
+        byNode.forEach((node, m) -> link(node).send(m.build()));
+    }
+
+    private Link link(String node) {
+        return links.computeIfAbsent(node, Link::new);
+    }
+
+    private void tick() {
+        try {
+            long now = System.currentTimeMillis();
+            for (String k : active) {
+                PartitionReplicator r = replicators.get(k);
+                if (r == null) {
+                    active.remove(k);
+                    continue;
+                }
+                Set<String> behind;
+                List<PartitionReplicator.Send> sends;
+                synchronized (r) {
+                    behind = r.tick(now);
+                    sends = r.poll();
+                    if (r.idle()) {
+                        active.remove(k);
+                    }
+                }
+                int slash = k.lastIndexOf('/');
+                resync(k.substring(0, slash), Integer.parseInt(k.substring(slash + 1)), behind);
+                send(sends);
+            }
+        } catch (RuntimeException e) {
+            LOG.error("mirroring tick failed", e);
+        }
+    }
+
+    // ---- acknowledgements ----
+
+    private void onAck(String mirror, MirrorAck a) {
+        PartitionReplicator r = replicators.get(key(a.getNamespace(), a.getPartition()));
+        if (r == null) {
+            return;
+        }
+        PartitionReplicator.Outcome o;
+        List<PartitionReplicator.Send> sends;
+        synchronized (r) {
+            o = a.getCopied() ? r.onResynced(mirror, a.getCommittedLsn()) : r.onReply(mirror, MirrorReceiver.fromProto(a));
+            sends = r.poll();
+        }
+        complete(o.acknowledge());
+        if (o.deposed()) {
+            LOG.warn("{}/{}: a mirror has seen a newer epoch; this node stops streaming as its master", a.getNamespace(), a.getPartition());
+            fail(r.pendingTokens(), "a newer master of partition " + a.getPartition() + " exists");
+        }
+        if (a.getCopied()) {
+            PartitionRef ref = syncs.remove(key(a.getNamespace(), a.getPartition()) + "@" + mirror);
+            if (ref != null && o.needResync().isEmpty()) {
+                syncDone.done(ref);
+            } else if (ref != null) {
+                syncs.put(key(a.getNamespace(), a.getPartition()) + "@" + mirror, ref);
+            }
+        }
+        resync(a.getNamespace(), a.getPartition(), o.needResync());
+        send(sends);
+    }
+
+    // ---- syncs ----
+
+    /** The cluster member asks for a sync of {@code ref.node()}: copy the partition to it. */
+    public void sync(PartitionRef ref) {
+        syncs.put(key(ref.namespace(), ref.partition()) + "@" + ref.node(), ref);
+        startCopy(ref.namespace(), ref.partition(), ref.node());
+    }
+
+    private void resync(String ns, int p, Set<String> mirrors) {
+        for (String m : mirrors) {
+            resyncsNeeded.increment();
+            startCopy(ns, p, m);
+        }
+    }
+
+    private void startCopy(String ns, int p, String mirror) {
+        PartitionReplicator r = replicators.get(key(ns, p));
+        if (r == null) {
+            // No replicator: this node masters the partition without mirrors in its view yet;
+            // create one on the next view. Report nothing: the member retries the sync.
+            LOG.debug("no replicator for {}/{} to copy to {}", ns, p, mirror);
+            return;
+        }
+        RecordStore.PartitionSnapshot snap;
+        synchronized (r) {
+            snap = store.snapshotPartition(ns, p);
+            r.beginSync(mirror, snap.lastLsn());
+        }
+        active.add(key(ns, p));
+        MirrorCopy.Builder c = MirrorCopy.newBuilder().setNamespace(ns).setPartition(p).setEpoch(r.epoch())
+                .setThroughLsn(snap.lastLsn()).setLastHlc(snap.lastHlc());
+        for (byte[] rec : snap.records()) {
+            c.addRecords(ByteString.copyFrom(rec));
+        }
+        copiesSent.increment();
+        link(mirror).send(MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(c).build());
+    }
+
+    /** What each mirror of a partition reported holding (for status). */
+    public Map<String, AckTriplet> holdings(String ns, int p) {
+        PartitionReplicator r = replicators.get(key(ns, p));
+        if (r == null) {
+            return Map.of();
+        }
+        synchronized (r) {
+            return r.mirrorHoldings();
+        }
+    }
+
+    // ---- links ----
+
+    /** The stream to one mirror node, reopened after a failure. */
+    private final class Link implements StreamObserver<MirrorAcks> {
+        private final String node;
+        private ManagedChannel channel;
+        private StreamObserver<MirrorMessage> out;
+
+        Link(String node) {
+            this.node = node;
+        }
+
+        synchronized void send(MirrorMessage m) {
+            try {
+                if (out == null) {
+                    open();
+                }
+                out.onNext(m);
+            } catch (RuntimeException e) {
+                LOG.debug("mirror stream to {} failed: {}", node, e.toString());
+                broken();
+            }
+        }
+
+        private void open() {
+            Member m = view.member(node);
+            if (m == null) {
+                throw new IllegalStateException("no address for mirror " + node);
+            }
+            channel = NettyChannelBuilder.forTarget(m.address()).usePlaintext().build();
+            out = FerryMirrorGrpc.newStub(channel).stream(this);
+            // A new stream: each partition resumes from what the mirror last said it holds durably.
+            for (PartitionReplicator r : replicators.values()) {
+                synchronized (r) {
+                    AckTriplet held = r.mirrorHoldings().get(node);
+                    if (held != null && !r.syncing(node)) {
+                        r.onMirrorConnected(node, AckTriplet.durable(held.committedLsn()));
+                    }
+                }
+            }
+        }
+
+        private synchronized void broken() {
+            if (channel != null) {
+                channel.shutdownNow();
+            }
+            channel = null;
+            out = null;
+        }
+
+        @Override
+        public void onNext(MirrorAcks acks) {
+            for (MirrorAck a : acks.getAcksList()) {
+                try {
+                    onAck(node, a);
+                } catch (RuntimeException e) {
+                    LOG.error("mirror ack from {} failed", node, e);
+                }
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            broken();
+        }
+
+        @Override
+        public void onCompleted() {
+            broken();
+        }
+
+        synchronized void close() {
+            if (out != null) {
+                try {
+                    out.onCompleted();
+                } catch (RuntimeException ignored) {
+                    // closing anyway
+                }
+            }
+            broken();
+        }
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+        for (Link l : links.values()) {
+            l.close();
+        }
+        fail(new ArrayList<>(waiting.keySet()), "node is stopping");
+    }
+}
