@@ -258,8 +258,10 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
             // this view, so every change a master logs carries the epoch it was admitted under
             // and is streamed to that epoch's mirrors.
             promoteMirrors(previous, current);
-            adoptEpochs(current);
+            // Replicators first: a write still admitted under the old view may be logged in
+            // the new epoch, and a batch's epoch must not be below its entries'.
             replication.onView(current);
+            adoptEpochs(current);
             view = current;
             viewChanges.incrementAndGet();
             for (NamespaceTable t : current.tables().values()) {

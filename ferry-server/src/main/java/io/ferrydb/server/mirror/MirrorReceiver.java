@@ -97,7 +97,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                 MirrorAcks.Builder acks = MirrorAcks.newBuilder();
                 try {
                     if (m.hasCopy()) {
-                        acks.addAcks(copy(m.getCopy(), out));
+                        copy(m.getCopy(), out);
                     }
                     for (MirrorBatch b : m.getBatchesList()) {
                         MirrorReply r = batch(b, out);
@@ -215,7 +215,8 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         return done.reply();
     }
 
-    private MirrorAck copy(MirrorCopy c, StreamObserver<MirrorAcks> out) {
+    /** Replaces the partition now; acknowledges with the group committer's next fsync (shared by many copies). */
+    private void copy(MirrorCopy c, StreamObserver<MirrorAcks> out) {
         copies.increment();
         List<byte[]> records = new ArrayList<>(c.getRecordsCount());
         for (com.google.protobuf.ByteString r : c.getRecordsList()) {
@@ -225,15 +226,22 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         synchronized (h) {
             store.replacePartition(c.getNamespace(), c.getPartition(),
                     new RecordStore.PartitionSnapshot((int) c.getEpoch(), c.getThroughLsn(), c.getLastHlc(), records));
-            committer.awaitDurable().join();
+            committer.asyncWritten();
             Held fresh = new Held(new MirrorPartition(c.getNamespace(), c.getPartition(), c.getEpoch(), c.getThroughLsn(), config));
             fresh.replyTo = out;
             partitions.put(key(c.getNamespace(), c.getPartition()), fresh);
         }
-        LOG.info("copied {}/{} through lsn {} ({} records) from the master", c.getNamespace(), c.getPartition(), c.getThroughLsn(), records.size());
-        return MirrorAck.newBuilder().setNamespace(c.getNamespace()).setPartition(c.getPartition()).setEpoch(c.getEpoch())
+        LOG.debug("copied {}/{} through lsn {} ({} records) from the master", c.getNamespace(), c.getPartition(), c.getThroughLsn(), records.size());
+        MirrorAck ack = MirrorAck.newBuilder().setNamespace(c.getNamespace()).setPartition(c.getPartition()).setEpoch(c.getEpoch())
                 .setCacheStartLsn(c.getThroughLsn() + 1).setCacheEndLsn(c.getThroughLsn()).setCommittedLsn(c.getThroughLsn())
                 .setCopied(true).build();
+        committer.awaitDurable().whenComplete((v, e) -> {
+            if (e == null) {
+                send(out, MirrorAcks.newBuilder().addAcks(ack).build());
+            } else {
+                LOG.error("fsync after copying {}/{} failed", c.getNamespace(), c.getPartition(), e);
+            }
+        });
     }
 
     private void write(MirrorPartition.Flush f) {

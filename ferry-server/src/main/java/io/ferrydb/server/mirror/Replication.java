@@ -72,8 +72,16 @@ public final class Replication implements AutoCloseable {
     private final Map<Long, CompletableFuture<Void>> waiting = new ConcurrentHashMap<>();
     /** Syncs in progress: partition key + mirror → the ref to report when done. */
     private final Map<String, PartitionRef> syncs = new ConcurrentHashMap<>();
+    /** When each sync's copy was last sent: a copy or its answer lost with a broken stream is sent again. */
+    private final Map<String, Long> syncSentMs = new ConcurrentHashMap<>();
+    private static final long SYNC_RETRY_MS = 15_000;
     private final AtomicLong tokens = new AtomicLong();
     private final ScheduledExecutorService timer;
+    private final java.util.concurrent.ExecutorService copier = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "ferry-mirror-copy");
+        t.setDaemon(true);
+        return t;
+    });
     private volatile ClusterView view = ClusterView.EMPTY;
     private volatile SyncDone syncDone = ref -> { };
     private final Counter entriesSent;
@@ -276,6 +284,7 @@ public final class Replication implements AutoCloseable {
     private void tick() {
         try {
             long now = System.currentTimeMillis();
+            retrySyncs(now);
             for (String k : active) {
                 PartitionReplicator r = replicators.get(k);
                 if (r == null) {
@@ -319,11 +328,13 @@ public final class Replication implements AutoCloseable {
             fail(r.pendingTokens(), "a newer master of partition " + a.getPartition() + " exists");
         }
         if (a.getCopied()) {
-            PartitionRef ref = syncs.remove(key(a.getNamespace(), a.getPartition()) + "@" + mirror);
+            String k = key(a.getNamespace(), a.getPartition()) + "@" + mirror;
+            PartitionRef ref = syncs.remove(k);
             if (ref != null && o.needResync().isEmpty()) {
+                syncSentMs.remove(k);
                 syncDone.done(ref);
             } else if (ref != null) {
-                syncs.put(key(a.getNamespace(), a.getPartition()) + "@" + mirror, ref);
+                syncs.put(k, ref);
             }
         }
         resync(a.getNamespace(), a.getPartition(), o.needResync());
@@ -334,14 +345,42 @@ public final class Replication implements AutoCloseable {
 
     /** The cluster member asks for a sync of {@code ref.node()}: copy the partition to it. */
     public void sync(PartitionRef ref) {
-        syncs.put(key(ref.namespace(), ref.partition()) + "@" + ref.node(), ref);
-        startCopy(ref.namespace(), ref.partition(), ref.node());
+        String k = key(ref.namespace(), ref.partition()) + "@" + ref.node();
+        syncs.put(k, ref);
+        syncSentMs.put(k, System.currentTimeMillis());
+        // Off the caller's thread: the cluster member's loop also sends the heartbeats
+        // that keep this node's leases, and a join can start thousands of copies.
+        copier.execute(() -> {
+            if (syncs.get(k) == ref) {
+                startCopy(ref.namespace(), ref.partition(), ref.node());
+            }
+        });
+    }
+
+    /** Sends again the copies of syncs that got no answer in time; forgets syncs of entries that changed. */
+    private void retrySyncs(long now) {
+        ClusterView v = view;
+        for (Map.Entry<String, PartitionRef> e : syncs.entrySet()) {
+            PartitionRef ref = e.getValue();
+            PartitionEntry entry = v.entry(ref.namespace(), ref.partition());
+            if (entry.epoch() != ref.epoch() || !nodeId.equals(entry.master())) {
+                syncs.remove(e.getKey(), ref); // the cluster member starts a sync for the new entry if it needs one
+                syncSentMs.remove(e.getKey());
+                continue;
+            }
+            Long sent = syncSentMs.get(e.getKey());
+            if (sent == null || now - sent >= SYNC_RETRY_MS) {
+                syncSentMs.put(e.getKey(), now);
+                LOG.info("sync of {}/{} to {} unanswered for {} ms: copying again", ref.namespace(), ref.partition(), ref.node(), SYNC_RETRY_MS);
+                copier.execute(() -> startCopy(ref.namespace(), ref.partition(), ref.node()));
+            }
+        }
     }
 
     private void resync(String ns, int p, Set<String> mirrors) {
         for (String m : mirrors) {
             resyncsNeeded.increment();
-            startCopy(ns, p, m);
+            copier.execute(() -> startCopy(ns, p, m));
         }
     }
 
@@ -465,6 +504,7 @@ public final class Replication implements AutoCloseable {
     @Override
     public void close() {
         timer.shutdownNow();
+        copier.shutdownNow();
         for (Link l : links.values()) {
             l.close();
         }
