@@ -141,6 +141,22 @@ public final class MirrorPartition {
         return new Step(acked(), maybeFlush(nowMs));
     }
 
+    /**
+     * The cached changes not already in a flush in flight, to write before this node
+     * stops being a mirror of the partition (a promotion: the new master must hold every
+     * change it acknowledged). The state is discarded afterwards. Null when there are none.
+     */
+    public Flush flushAll() {
+        long after = flushing == null ? committedLsn : flushing.lastLsn();
+        List<LogEntry> entries = new ArrayList<>(cache.size());
+        for (Cached c : cache) {
+            if (c.entry().lsn() > after) {
+                entries.add(c.entry());
+            }
+        }
+        return entries.isEmpty() ? null : new Flush(namespace, partition, entries, true);
+    }
+
     /** The process died: the cache is gone, storage kept what was flushed. */
     public void crash() {
         cache.clear();

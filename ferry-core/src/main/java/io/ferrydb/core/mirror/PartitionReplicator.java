@@ -72,6 +72,8 @@ public final class PartitionReplicator {
         boolean streaming = true;
         long lastProgressMs;
         boolean progressed;
+        /** A sync copies the partition through this LSN: the buffer keeps what follows. -1: none. */
+        long syncFromLsn = -1;
 
         MirrorLink(String node, ReplicaState state, long startLsn) {
             this.node = node;
@@ -131,16 +133,44 @@ public final class PartitionReplicator {
 
     /**
      * The master applied a change locally (its fsync, if SYNC, may still be running).
-     * Returns the mirrors that fell so far behind that the buffer no longer holds what
-     * they lack: they need a resync.
+     * Returns what that released (MASTER+ASYNC at once) and the mirrors that fell so far
+     * behind that the buffer no longer holds what they lack: they need a resync.
      */
-    public Set<String> onCommitted(LogEntry e, CommitLevel level, Durability durability, long token) {
+    public Outcome onCommitted(LogEntry e, CommitLevel level, Durability durability, long token) {
         Verify.that(!deposed, "%s/%d: a deposed master committed lsn %d", namespace, partition, e.lsn());
         Verify.that(e.lsn() == lastLsn + 1, "master log gap in %s/%d: last=%d lsn=%d", namespace, partition, lastLsn, e.lsn());
         lastLsn = e.lsn();
         buffer.addLast(new Buffered(e, level == CommitLevel.ALL && durability == Durability.SYNC));
         waiters.addLast(new Waiter(e.lsn(), level, durability, token));
-        return trimBuffer();
+        Set<String> behind = trimBuffer();
+        return new Outcome(release(), behind, false);
+    }
+
+    /** The tokens still waiting (to fail them when this node stops mastering the partition). */
+    public List<Long> pendingTokens() {
+        List<Long> out = new ArrayList<>(waiters.size());
+        for (Waiter w : waiters) {
+            out.add(w.token());
+        }
+        return out;
+    }
+
+    /** Nothing waits and every streaming mirror holds durably all it was sent: the timer can skip it. */
+    public boolean idle() {
+        if (!waiters.isEmpty()) {
+            return false;
+        }
+        for (MirrorLink l : mirrors.values()) {
+            if (l.streaming && l.sentLsn > l.holds.committedLsn() || l.syncFromLsn >= 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether any mirror is in the table (a partition without mirrors needs no replicator work). */
+    public boolean hasMirrors() {
+        return !mirrors.isEmpty();
     }
 
     /** The master's own storage is durable through {@code lsn}. */
@@ -276,15 +306,49 @@ public final class PartitionReplicator {
         return new Outcome(release(), l.state == ReplicaState.ABSENT ? Set.of() : Set.of(mirror), false);
     }
 
-    /** A resynced mirror has everything through {@code lsn} and joins the stream after it. */
-    public List<Long> onResynced(String mirror, long lsn) {
+    /**
+     * A sync of {@code mirror} starts from a copy of the partition through {@code lsn}:
+     * the buffer keeps the changes after it (within its bound), so the stream can resume
+     * exactly there.
+     */
+    public void beginSync(String mirror, long lsn) {
         MirrorLink l = mirrors.get(mirror);
         if (l != null) {
-            l.sentLsn = lsn;
-            l.streaming = true;
-            l.holds = AckTriplet.durable(lsn);
+            l.streaming = false;
+            l.syncFromLsn = lsn;
         }
-        return release();
+    }
+
+    /**
+     * A resynced mirror has everything through {@code lsn} and joins the stream after it;
+     * if the buffer no longer holds what follows (the sync took too long), it needs another.
+     */
+    public Outcome onResynced(String mirror, long lsn) {
+        MirrorLink l = mirrors.get(mirror);
+        Set<String> again = Set.of();
+        if (l != null) {
+            long first = buffer.isEmpty() ? lastLsn + 1 : buffer.peekFirst().entry().lsn();
+            l.syncFromLsn = -1;
+            l.holds = AckTriplet.durable(lsn);
+            if (lsn + 1 >= first && lsn <= lastLsn) {
+                l.sentLsn = lsn;
+                l.streaming = true;
+            } else {
+                l.streaming = false;
+                again = Set.of(mirror);
+            }
+        }
+        return new Outcome(release(), again, false);
+    }
+
+    /** Whether the mirror is being synced (between {@link #beginSync} and {@link #onResynced}). */
+    public boolean syncing(String mirror) {
+        MirrorLink l = mirrors.get(mirror);
+        return l != null && l.syncFromLsn >= 0;
+    }
+
+    public long lastLsn() {
+        return lastLsn;
     }
 
     /** The latest triplet each mirror reported (for status and failover). */
@@ -343,6 +407,9 @@ public final class PartitionReplicator {
         for (MirrorLink l : mirrors.values()) {
             if (l.streaming) {
                 needed = Math.min(needed, l.holds.committedLsn() + 1);
+            }
+            if (l.syncFromLsn >= 0) {
+                needed = Math.min(needed, l.syncFromLsn + 1);
             }
         }
         Set<String> behind = new TreeSet<>();

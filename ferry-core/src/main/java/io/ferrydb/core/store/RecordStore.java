@@ -322,18 +322,29 @@ public final class RecordStore {
             return new WriteOutcome.Refused(r.code(), r.message());
         }
         WritePlan.Apply apply = (WritePlan.Apply) plan;
-        long lsn = stage(ns, ps, logOp, digest, ts, apply.encoded(), false, batch);
+        LogEntry entry = stage(ns, ps, logOp, digest, ts, apply.encoded(), false, batch);
         overlay.put(overlayKey, apply.record());
-        return new WriteOutcome.Written(ps.epoch, lsn, apply.record().generation(), ts, logOp);
+        return new WriteOutcome.Written(ps.epoch, entry.lsn(), apply.record().generation(), ts, logOp, entry);
     }
 
     /**
      * Adds a change and its log entry to {@code batch} and stages the partition's next
      * LSN. Caller holds the partition lock and later commits or unstages.
      */
-    private long stage(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData, Batch batch) {
+    private LogEntry stage(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData, Batch batch) {
         long lsn = ps.stagedLsn + 1;
         LogEntry entry = new LogEntry(ps.epoch, lsn, ts, op, digest, image);
+        stageEntry(ns, ps, entry, removeData, batch);
+        return entry;
+    }
+
+    /** Adds a logged change (ours or the master's) to {@code batch} and stages its LSN. */
+    private void stageEntry(String ns, PartitionState ps, LogEntry entry, boolean removeData, Batch batch) {
+        long lsn = entry.lsn();
+        Verify.that(lsn == ps.stagedLsn + 1, "log gap in %s/%d: staged=%d lsn=%d", ns, ps.partition, ps.stagedLsn, lsn);
+        Digest digest = entry.digest();
+        byte[] image = entry.afterImage();
+        long ts = entry.hlc();
         byte[] logKey = KeyLayout.logKey(ns, ps.partition, lsn);
         byte[] logValue = entry.encode();
         byte[] dataKey = KeyLayout.dataKey(ns, digest);
@@ -346,7 +357,43 @@ public final class RecordStore {
         ps.stagedLsn = lsn;
         ps.stagedBytes += logKey.length + logValue.length;
         ps.stagedHlc = ts;
-        return lsn;
+    }
+
+    /**
+     * A mirror applies the master's changes, consecutive after its last LSN, as one
+     * atomic batch: the records' after-images and the same log entries, so its log is a
+     * copy of the master's. The partition takes the entries' epoch and the node's clock
+     * advances past their HLC timestamps. Returns the last LSN applied.
+     */
+    public long applyReplicated(String ns, int partition, List<LogEntry> entries) {
+        checkPartition(partition);
+        Verify.that(!entries.isEmpty(), "no entries to apply to %s/%d", ns, partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            Batch batch = new Batch();
+            int epoch = ps.epoch;
+            for (LogEntry e : entries) {
+                Verify.that(e.epoch() >= epoch, "replicated entry %d of %s/%d from epoch %d after epoch %d", e.lsn(), ns, partition, e.epoch(), epoch);
+                epoch = e.epoch();
+                stageEntry(ns, ps, e, e.op() == LogOp.EXPIRE, batch);
+                hlc.update(e.hlc());
+            }
+            if (epoch != ps.epoch) {
+                batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(epoch, ps.stagedLsn, ps.stagedHlc));
+            }
+            try {
+                storage.write(batch);
+            } catch (RuntimeException e) {
+                unstage(ps);
+                throw e;
+            }
+            commitStaged(ps);
+            ps.epoch = epoch;
+            return ps.lastLsn;
+        } finally {
+            ps.unlock();
+        }
     }
 
     private static void commitStaged(PartitionState ps) {
@@ -369,7 +416,7 @@ public final class RecordStore {
     /** Writes one change and its log entry on its own. Caller holds the partition lock. */
     private long append(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData) {
         Batch batch = new Batch();
-        long lsn = stage(ns, ps, op, digest, ts, image, removeData, batch);
+        long lsn = stage(ns, ps, op, digest, ts, image, removeData, batch).lsn();
         try {
             storage.write(batch);
         } catch (RuntimeException e) {
@@ -378,6 +425,68 @@ public final class RecordStore {
         }
         commitStaged(ps);
         return lsn;
+    }
+
+    /** A consistent copy of one partition: its stored records (tombstones too) through {@code lastLsn}. */
+    public record PartitionSnapshot(int epoch, long lastLsn, long lastHlc, List<byte[]> records) {}
+
+    /**
+     * Reads the partition's stored records under its lock, so the copy is exactly the
+     * state at {@code lastLsn}: the source of a resync by copy.
+     */
+    public PartitionSnapshot snapshotPartition(String ns, int partition) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        byte[] prefix = KeyLayout.partitionPrefix(ns, partition);
+        ps.lock();
+        try {
+            List<byte[]> records = new ArrayList<>();
+            try (Cursor c = storage.scan(Column.DATA, prefix, KeyLayout.prefixEnd(prefix))) {
+                while (c.next()) {
+                    records.add(c.value());
+                }
+            }
+            return new PartitionSnapshot(ps.epoch, ps.lastLsn, ps.lastHlc, records);
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /**
+     * A mirror replaces its copy of the partition with the master's snapshot: records
+     * and position (epoch, last LSN) as the master had them; its own log of the partition
+     * is dropped, so its log resumes gaplessly at {@code lastLsn + 1}.
+     */
+    public void replacePartition(String ns, int partition, PartitionSnapshot snapshot) {
+        checkPartition(partition);
+        NamespaceState nss = state(ns);
+        PartitionState ps = nss.partitions[partition];
+        byte[] prefix = KeyLayout.partitionPrefix(ns, partition);
+        ps.lock();
+        try {
+            Batch batch = new Batch()
+                    .deleteRange(Column.DATA, prefix, KeyLayout.prefixEnd(prefix))
+                    .deleteRange(Column.LOG, prefix, KeyLayout.prefixEnd(prefix));
+            for (byte[] encoded : snapshot.records()) {
+                StoredRecord r = RecordCodec.decode(encoded);
+                Key key = r.key(ns);
+                Verify.that(key.partition() == partition, "record of partition %d in a copy of %s/%d", key.partition(), ns, partition);
+                batch.put(Column.DATA, KeyLayout.dataKey(ns, key.digest()), encoded);
+            }
+            batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition),
+                    KeyLayout.metaPartitionValue(snapshot.epoch(), snapshot.lastLsn(), snapshot.lastHlc()));
+            storage.write(batch);
+            ps.epoch = snapshot.epoch();
+            ps.lastLsn = snapshot.lastLsn();
+            ps.stagedLsn = snapshot.lastLsn();
+            ps.firstLsn = snapshot.lastLsn() + 1;
+            ps.logEntries = 0;
+            ps.logBytes = 0;
+            ps.lastHlc = snapshot.lastHlc();
+            hlc.update(snapshot.lastHlc());
+        } finally {
+            ps.unlock();
+        }
     }
 
     /**

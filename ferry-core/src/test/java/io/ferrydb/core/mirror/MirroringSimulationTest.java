@@ -160,8 +160,9 @@ class MirroringSimulationTest {
             Durability d = random.nextBoolean() ? Durability.SYNC : Durability.ASYNC;
             levels.put(lsn, level);
             durabilities.put(lsn, d);
-            master.onCommitted(e, level, d, lsn).forEach(id -> resync(mirrors.get(id)));
-            ack(master.onLocalDurable(masterDurable)); // MASTER+ASYNC: acknowledged after the local write
+            PartitionReplicator.Outcome o = master.onCommitted(e, level, d, lsn);
+            ack(o.acknowledge()); // MASTER+ASYNC: acknowledged after the local write
+            o.needResync().forEach(id -> resync(mirrors.get(id)));
             startMasterFsync();
             send();
         }
@@ -257,22 +258,30 @@ class MirroringSimulationTest {
             }
             m.resyncing = true;
             RESYNCS.incrementAndGet();
-            at(5 + random.nextInt(50), () -> finishResync(m));
+            // The copy is taken now (through the master's current end); the buffer keeps what follows.
+            long through = masterLog.size();
+            master.beginSync(m.id, through);
+            at(5 + random.nextInt(50), () -> finishResync(m, through));
         }
 
-        private void finishResync(Mirror m) {
+        private void finishResync(Mirror m, long through) {
             if (!m.up) {
-                at(20, () -> finishResync(m));
+                at(20, () -> finishResync(m, through));
                 return;
             }
-            long through = masterLog.size();
             for (long lsn = m.disk.size() + 1; lsn <= through; lsn++) {
                 m.disk.add(masterLog.get((int) lsn - 1));
             }
             m.incarnation++; // flushes of the old cache are void: the resync rewrote the disk
+            check(m.disk.size() >= through, "copy of %d left mirror %s at %d", through, m.id, m.disk.size());
+            while (m.disk.size() > through) {
+                m.disk.remove(m.disk.size() - 1); // a copy replaces the mirror's partition as of the copy
+            }
             m.state = new MirrorPartition(NS, P, 1, through, new MirrorPartition.Config(1 + random.nextInt(20), 1 + random.nextInt(50)));
             m.resyncing = false;
-            ack(master.onResynced(m.id, through));
+            PartitionReplicator.Outcome o = master.onResynced(m.id, through);
+            ack(o.acknowledge());
+            o.needResync().forEach(id -> resync(mirrors.get(id)));
             send();
         }
 

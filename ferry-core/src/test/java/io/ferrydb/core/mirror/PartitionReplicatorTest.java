@@ -23,8 +23,10 @@ class PartitionReplicatorTest {
     private final MirrorPartition m2 = new MirrorPartition(NS, P, 1, 0, MIRROR);
     private final MirrorPartition m3 = new MirrorPartition(NS, P, 1, 0, MIRROR);
 
-    private void commit(long lsn, CommitLevel level, Durability d) {
-        assertEquals(Set.of(), master.onCommitted(entry(1, lsn), level, d, lsn));
+    private List<Long> commit(long lsn, CommitLevel level, Durability d) {
+        PartitionReplicator.Outcome o = master.onCommitted(entry(1, lsn), level, d, lsn);
+        assertEquals(Set.of(), o.needResync());
+        return o.acknowledge();
     }
 
     /** Delivers every pending batch and returns the tokens the replies released. */
@@ -46,9 +48,8 @@ class PartitionReplicatorTest {
     @Test
     void commitLevelAllWaitsForEveryInSyncMirrorAndMasterDoesNot() {
         master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.IN_SYNC));
-        commit(1, CommitLevel.MASTER, Durability.ASYNC);
-        commit(2, CommitLevel.ALL, Durability.ASYNC);
-        assertEquals(List.of(1L), master.onLocalDurable(0), "MASTER+ASYNC is acknowledged after the local write");
+        assertEquals(List.of(1L), commit(1, CommitLevel.MASTER, Durability.ASYNC), "MASTER+ASYNC is acknowledged after the local write");
+        assertEquals(List.of(), commit(2, CommitLevel.ALL, Durability.ASYNC));
         List<PartitionReplicator.Send> sends = master.poll();
         assertEquals(2, sends.size(), "both mirrors get lsn 1..2 in one batch each (batch size 2)");
         // Only n2 answers: ALL still waits for n3.
@@ -113,7 +114,7 @@ class PartitionReplicatorTest {
         master.onView(1, Map.of("n2", ReplicaState.IN_SYNC));
         Set<String> behind = Set.of();
         for (long lsn = 1; lsn <= 9; lsn++) {
-            behind = master.onCommitted(entry(1, lsn), CommitLevel.MASTER, Durability.ASYNC, lsn);
+            behind = master.onCommitted(entry(1, lsn), CommitLevel.MASTER, Durability.ASYNC, lsn).needResync();
             if (!behind.isEmpty()) {
                 break;
             }

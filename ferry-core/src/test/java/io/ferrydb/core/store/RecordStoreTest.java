@@ -113,6 +113,51 @@ class RecordStoreTest {
         assertEquals(RecordStore.INITIAL_EPOCH, store.partitionInfo(NS, (P + 1) % 4096).epoch(), "other partitions keep theirs");
     }
 
+    // ---- mirroring -----------------------------------------------------------------------
+
+    @Test
+    void aMirrorAppliesTheMastersEntriesIntoTheSameRecordsAndLog() {
+        NamespaceConfig cfg = config(DAY_MS, 1 << 20, DAY_MS);
+        open(cfg);
+        store.adoptEpoch(NS, P, 3);
+        put(KEYS.get(0), 1, 0);
+        put(KEYS.get(1), 2, 10);
+        delete(KEYS.get(0));
+        clock.advanceMillis(10_000);
+        assertEquals(1, store.purgeExpired(NS, P, 100)); // an EXPIRE entry for KEYS[1]
+        put(KEYS.get(2), 3, 0);
+        List<LogEntry> entries = log();
+        assertEquals(5, entries.size());
+
+        SimulatedStorage mirrorDisk = new SimulatedStorage();
+        RecordStore mirror = RecordStore.open(mirrorDisk, clock, new HybridLogicalClock(clock), List.of(cfg), n -> { });
+        assertEquals(2, mirror.applyReplicated(NS, P, entries.subList(0, 2)));
+        assertThrows(io.ferrydb.core.Verify.VerifyException.class, () -> mirror.applyReplicated(NS, P, entries.subList(3, 5)),
+                "a gap is a bug the mirror's state machine must have caught");
+        assertEquals(2, mirror.partitionInfo(NS, P).lastLsn(), "a refused batch changes nothing");
+        assertEquals(5, mirror.applyReplicated(NS, P, entries.subList(2, 5)));
+
+        List<LogEntry> copied = mirror.readLog(NS, P, 0, Integer.MAX_VALUE);
+        assertEquals(entries.size(), copied.size());
+        for (int i = 0; i < entries.size(); i++) {
+            assertArrayEquals(entries.get(i).encode(), copied.get(i).encode(), "log entry " + (i + 1) + " is the master's");
+        }
+        for (Key k : KEYS.subList(0, 3)) {
+            assertEquals(store.get(k), mirror.get(k), "record " + k);
+            assertArrayEquals(rawData(k), mirrorDisk.get(Column.DATA, KeyLayout.dataKey(NS, k.digest())), "stored bytes of " + k);
+        }
+        assertNotNull(mirror.get(KEYS.get(2)));
+        assertEquals(3, mirror.partitionInfo(NS, P).epoch(), "the mirror takes the master's epoch");
+
+        // The mirror's copy survives a crash like the master's own log.
+        mirrorDisk.sync();
+        mirrorDisk.crash(new Random(0));
+        RecordStore again = RecordStore.open(mirrorDisk, clock, new HybridLogicalClock(clock), List.of(cfg), n -> { });
+        assertEquals(5, again.partitionInfo(NS, P).lastLsn());
+        assertEquals(3, again.partitionInfo(NS, P).epoch());
+        assertEquals(store.get(KEYS.get(2)), again.get(KEYS.get(2)));
+    }
+
     // ---- expiry ------------------------------------------------------------------------
 
     @Test
