@@ -382,13 +382,7 @@ public final class RecordStore {
             if (epoch != ps.epoch) {
                 batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(epoch, ps.stagedLsn, ps.stagedHlc));
             }
-            try {
-                storage.write(batch);
-            } catch (RuntimeException e) {
-                unstage(ps);
-                throw e;
-            }
-            commitStaged(ps);
+            writeStaged(ps, batch);
             ps.epoch = epoch;
             return ps.lastLsn;
         } finally {
@@ -417,6 +411,12 @@ public final class RecordStore {
     private long append(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData) {
         Batch batch = new Batch();
         long lsn = stage(ns, ps, op, digest, ts, image, removeData, batch).lsn();
+        writeStaged(ps, batch);
+        return lsn;
+    }
+
+    /** Writes a batch staged on one partition and commits its position; on failure unstages. Caller holds the lock. */
+    private void writeStaged(PartitionState ps, Batch batch) {
         try {
             storage.write(batch);
         } catch (RuntimeException e) {
@@ -424,7 +424,6 @@ public final class RecordStore {
             throw e;
         }
         commitStaged(ps);
-        return lsn;
     }
 
     /** A consistent copy of one partition: its stored records (tombstones too) through {@code lastLsn}. */
