@@ -382,13 +382,7 @@ public final class RecordStore {
             if (epoch != ps.epoch) {
                 batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(epoch, ps.stagedLsn, ps.stagedHlc));
             }
-            try {
-                storage.write(batch);
-            } catch (RuntimeException e) {
-                unstage(ps);
-                throw e;
-            }
-            commitStaged(ps);
+            writeStaged(ps, batch);
             ps.epoch = epoch;
             return ps.lastLsn;
         } finally {
@@ -417,6 +411,12 @@ public final class RecordStore {
     private long append(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData) {
         Batch batch = new Batch();
         long lsn = stage(ns, ps, op, digest, ts, image, removeData, batch).lsn();
+        writeStaged(ps, batch);
+        return lsn;
+    }
+
+    /** Writes a batch staged on one partition and commits its position; on failure unstages. Caller holds the lock. */
+    private void writeStaged(PartitionState ps, Batch batch) {
         try {
             storage.write(batch);
         } catch (RuntimeException e) {
@@ -424,7 +424,6 @@ public final class RecordStore {
             throw e;
         }
         commitStaged(ps);
-        return lsn;
     }
 
     /** A consistent copy of one partition: its stored records (tombstones too) through {@code lastLsn}. */
@@ -464,9 +463,9 @@ public final class RecordStore {
         byte[] prefix = KeyLayout.partitionPrefix(ns, partition);
         ps.lock();
         try {
-            Batch batch = new Batch()
-                    .deleteRange(Column.DATA, prefix, KeyLayout.prefixEnd(prefix))
-                    .deleteRange(Column.LOG, prefix, KeyLayout.prefixEnd(prefix));
+            Batch batch = new Batch();
+            deleteAll(Column.DATA, prefix, batch);
+            deleteAll(Column.LOG, prefix, batch);
             for (byte[] encoded : snapshot.records()) {
                 StoredRecord r = RecordCodec.decode(encoded);
                 Key key = r.key(ns);
@@ -488,6 +487,29 @@ public final class RecordStore {
             ps.unlock();
         }
     }
+
+    /**
+     * Deletes a partition's keys of one column: point deletes for a small partition (and
+     * nothing for an empty one), a range delete beyond that. Thousands of range
+     * tombstones (one per copied partition) would slow every later read of RocksDB.
+     */
+    private void deleteAll(Column column, byte[] prefix, Batch batch) {
+        List<byte[]> keys = new ArrayList<>();
+        try (Cursor c = storage.scan(column, prefix, KeyLayout.prefixEnd(prefix))) {
+            while (c.next()) {
+                if (keys.size() == POINT_DELETES_MAX) {
+                    batch.deleteRange(column, prefix, KeyLayout.prefixEnd(prefix));
+                    return;
+                }
+                keys.add(c.key());
+            }
+        }
+        for (byte[] k : keys) {
+            batch.delete(column, k);
+        }
+    }
+
+    private static final int POINT_DELETES_MAX = 1024;
 
     /**
      * Visits live records of one partition in digest order, optionally of one set.
