@@ -57,7 +57,7 @@ public final class PartitionReplicator {
 
     /** What a reply changed: client requests to acknowledge, and mirrors the stream can no longer serve. */
     public record Outcome(List<Long> acknowledge, Set<String> needResync, boolean deposed) {
-        static final Outcome NOTHING = new Outcome(List.of(), Set.of(), false);
+        public static final Outcome NOTHING = new Outcome(List.of(), Set.of(), false);
     }
 
     private record Buffered(LogEntry entry, boolean mirrorsMustBeDurable) {}

@@ -75,6 +75,9 @@ public final class Replication implements AutoCloseable {
     /** When each sync's copy was last sent: a copy or its answer lost with a broken stream is sent again. */
     private final Map<String, Long> syncSentMs = new ConcurrentHashMap<>();
     private static final long SYNC_RETRY_MS = 15_000;
+    /** Copies sent and not yet acknowledged (partition key @ mirror → when sent): a lost one is sent again. */
+    private final Map<String, Long> copiesInFlight = new ConcurrentHashMap<>();
+    private static final long COPY_RETRY_MS = 5_000;
     private final AtomicLong tokens = new AtomicLong();
     private final ScheduledExecutorService timer;
     private final java.util.concurrent.ExecutorService copier = Executors.newSingleThreadExecutor(r -> {
@@ -285,6 +288,7 @@ public final class Replication implements AutoCloseable {
         try {
             long now = System.currentTimeMillis();
             retrySyncs(now);
+            retryCopies(now);
             for (String k : active) {
                 PartitionReplicator r = replicators.get(k);
                 if (r == null) {
@@ -329,6 +333,7 @@ public final class Replication implements AutoCloseable {
         }
         if (a.getCopied()) {
             String k = key(a.getNamespace(), a.getPartition()) + "@" + mirror;
+            copiesInFlight.remove(k);
             PartitionRef ref = syncs.remove(k);
             if (ref != null && o.needResync().isEmpty()) {
                 syncSentMs.remove(k);
@@ -355,6 +360,38 @@ public final class Replication implements AutoCloseable {
                 startCopy(ref.namespace(), ref.partition(), ref.node());
             }
         });
+    }
+
+    /** Copies (of syncs or of resyncs) unanswered for {@link #COPY_RETRY_MS} are sent again while still wanted. */
+    private void retryCopies(long now) {
+        for (Map.Entry<String, Long> e : copiesInFlight.entrySet()) {
+            if (now - e.getValue() < COPY_RETRY_MS) {
+                continue;
+            }
+            String k = e.getKey();
+            int at = k.lastIndexOf('@');
+            String partKey = k.substring(0, at);
+            String mirror = k.substring(at + 1);
+            PartitionReplicator r = replicators.get(partKey);
+            boolean wanted;
+            if (r == null) {
+                wanted = false;
+            } else {
+                synchronized (r) {
+                    wanted = r.syncing(mirror);
+                }
+            }
+            if (!wanted) {
+                copiesInFlight.remove(k, e.getValue());
+                continue;
+            }
+            copiesInFlight.put(k, now);
+            int slash = partKey.lastIndexOf('/');
+            String ns = partKey.substring(0, slash);
+            int p = Integer.parseInt(partKey.substring(slash + 1));
+            LOG.info("copy of {} to {} unanswered for {} ms: copying again", partKey, mirror, COPY_RETRY_MS);
+            copier.execute(() -> startCopy(ns, p, mirror));
+        }
     }
 
     /** Sends again the copies of syncs that got no answer in time; forgets syncs of entries that changed. */
@@ -404,6 +441,7 @@ public final class Replication implements AutoCloseable {
             c.addRecords(ByteString.copyFrom(rec));
         }
         copiesSent.increment();
+        copiesInFlight.put(key(ns, p) + "@" + mirror, System.currentTimeMillis());
         link(mirror).send(MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(c).build());
     }
 
@@ -449,14 +487,20 @@ public final class Replication implements AutoCloseable {
             }
             channel = NettyChannelBuilder.forTarget(m.address()).usePlaintext().build();
             out = FerryMirrorGrpc.newStub(channel).stream(this);
-            // A new stream: each partition resumes from what the mirror last said it holds durably.
-            for (PartitionReplicator r : replicators.values()) {
+            // A new stream: each partition resumes from what the mirror last said it holds
+            // durably, or is copied again when the buffer no longer has what follows.
+            for (Map.Entry<String, PartitionReplicator> e : replicators.entrySet()) {
+                PartitionReplicator r = e.getValue();
+                PartitionReplicator.Outcome o = PartitionReplicator.Outcome.NOTHING;
                 synchronized (r) {
                     AckTriplet held = r.mirrorHoldings().get(node);
                     if (held != null && !r.syncing(node)) {
-                        r.onMirrorConnected(node, AckTriplet.durable(held.committedLsn()));
+                        o = r.onMirrorConnected(node, AckTriplet.durable(held.committedLsn()));
                     }
                 }
+                complete(o.acknowledge());
+                int slash = e.getKey().lastIndexOf('/');
+                resync(e.getKey().substring(0, slash), Integer.parseInt(e.getKey().substring(slash + 1)), o.needResync());
             }
         }
 
