@@ -40,7 +40,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -68,8 +67,6 @@ final class GrpcFerryClient implements FerryClient {
     private volatile boolean closed;
     private final Object refreshLock = new Object();
     private long lastRefreshMs = Long.MIN_VALUE / 2;
-    private final AtomicLong retries = new AtomicLong();
-    private final AtomicLong refreshes = new AtomicLong();
 
     GrpcFerryClient(ClientConfig config) {
         this.config = config;
@@ -94,15 +91,6 @@ final class GrpcFerryClient implements FerryClient {
             t.setDaemon(true);
             return t;
         };
-    }
-
-    /** Retries made after a refusal or an unreachable node (for tests and metrics). */
-    long retries() {
-        return retries.get();
-    }
-
-    long routingVersion() {
-        return routing.version();
     }
 
     // ---- routing ----
@@ -136,7 +124,6 @@ final class GrpcFerryClient implements FerryClient {
                 return;
             }
             lastRefreshMs = now;
-            refreshes.incrementAndGet();
             List<NodeConnection> order = new ArrayList<>(nodes.values());
             order.remove(seed);
             order.add(seed);
@@ -218,7 +205,6 @@ final class GrpcFerryClient implements FerryClient {
                 result.completeExceptionally(fe);
                 return;
             }
-            retries.incrementAndGet();
             try {
                 router.schedule(() -> {
                     refreshRouting(false);
@@ -422,7 +408,6 @@ final class GrpcFerryClient implements FerryClient {
                 }
                 break;
             }
-            retries.incrementAndGet();
             sleep(delay);
             refreshRouting(false);
             todo = again;
