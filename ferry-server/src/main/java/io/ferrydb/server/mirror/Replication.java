@@ -72,9 +72,6 @@ public final class Replication implements AutoCloseable {
     private final Map<Long, CompletableFuture<Void>> waiting = new ConcurrentHashMap<>();
     /** Syncs in progress: partition key + mirror → the ref to report when done. */
     private final Map<String, PartitionRef> syncs = new ConcurrentHashMap<>();
-    /** When each sync's copy was last sent: a copy or its answer lost with a broken stream is sent again. */
-    private final Map<String, Long> syncSentMs = new ConcurrentHashMap<>();
-    private static final long SYNC_RETRY_MS = 15_000;
     /** Copies sent and not yet acknowledged (partition key @ mirror → when sent): a lost one is sent again. */
     private final Map<String, Long> copiesInFlight = new ConcurrentHashMap<>();
     private static final long COPY_RETRY_MS = 5_000;
@@ -287,7 +284,7 @@ public final class Replication implements AutoCloseable {
     private void tick() {
         try {
             long now = System.currentTimeMillis();
-            retrySyncs(now);
+            pruneSyncs();
             retryCopies(now);
             for (String k : active) {
                 PartitionReplicator r = replicators.get(k);
@@ -336,7 +333,6 @@ public final class Replication implements AutoCloseable {
             copiesInFlight.remove(k);
             PartitionRef ref = syncs.remove(k);
             if (ref != null && o.needResync().isEmpty()) {
-                syncSentMs.remove(k);
                 syncDone.done(ref);
             } else if (ref != null) {
                 syncs.put(k, ref);
@@ -352,7 +348,6 @@ public final class Replication implements AutoCloseable {
     public void sync(PartitionRef ref) {
         String k = key(ref.namespace(), ref.partition()) + "@" + ref.node();
         syncs.put(k, ref);
-        syncSentMs.put(k, System.currentTimeMillis());
         // Off the caller's thread: the cluster member's loop also sends the heartbeats
         // that keep this node's leases, and a join can start thousands of copies.
         copier.execute(() -> {
@@ -394,22 +389,17 @@ public final class Replication implements AutoCloseable {
         }
     }
 
-    /** Sends again the copies of syncs that got no answer in time; forgets syncs of entries that changed. */
-    private void retrySyncs(long now) {
+    /**
+     * Forgets syncs whose partition entry changed: the cluster member starts a sync for
+     * the new entry if it needs one. (Lost copies are sent again by {@link #retryCopies}.)
+     */
+    private void pruneSyncs() {
         ClusterView v = view;
         for (Map.Entry<String, PartitionRef> e : syncs.entrySet()) {
             PartitionRef ref = e.getValue();
             PartitionEntry entry = v.entry(ref.namespace(), ref.partition());
             if (entry.epoch() != ref.epoch() || !nodeId.equals(entry.master())) {
-                syncs.remove(e.getKey(), ref); // the cluster member starts a sync for the new entry if it needs one
-                syncSentMs.remove(e.getKey());
-                continue;
-            }
-            Long sent = syncSentMs.get(e.getKey());
-            if (sent == null || now - sent >= SYNC_RETRY_MS) {
-                syncSentMs.put(e.getKey(), now);
-                LOG.info("sync of {}/{} to {} unanswered for {} ms: copying again", ref.namespace(), ref.partition(), ref.node(), SYNC_RETRY_MS);
-                copier.execute(() -> startCopy(ref.namespace(), ref.partition(), ref.node()));
+                syncs.remove(e.getKey(), ref);
             }
         }
     }
