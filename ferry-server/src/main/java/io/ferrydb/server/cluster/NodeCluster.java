@@ -288,6 +288,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     }
 
     private void promoteMirrors(ClusterView previous, ClusterView current) {
+        boolean wrote = false;
         for (NamespaceConfig ns : store.namespaces()) {
             NamespaceTable t = current.table(ns.name());
             if (t == null) {
@@ -295,9 +296,13 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
             }
             for (int p = 0; p < t.size(); p++) {
                 if (config.nodeId.equals(t.entry(p).master()) && !config.nodeId.equals(previous.entry(ns.name(), p).master())) {
-                    receiver.promote(ns.name(), p);
+                    wrote |= receiver.promote(ns.name(), p);
                 }
             }
+        }
+        if (wrote) {
+            // One fsync for every promoted partition, before any of them serves.
+            receiver.sync();
         }
     }
 

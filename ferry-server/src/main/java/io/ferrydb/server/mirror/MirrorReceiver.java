@@ -277,21 +277,28 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     }
 
     /**
-     * This node becomes the partition's master: everything its cache acknowledged is
-     * written first, and the mirror state is dropped.
+     * This node becomes the partition's master: what its cache acknowledged is written to
+     * the store and the mirror state dropped. Returns whether anything was written; the
+     * caller makes it durable once for all partitions promoted together ({@link #sync}).
      */
-    public void promote(String ns, int p) {
+    public boolean promote(String ns, int p) {
         Held h = partitions.remove(key(ns, p));
         if (h == null) {
-            return;
+            return false;
         }
+        caching.remove(h);
         synchronized (h) {
             // A flush may be waiting for its fsync: its changes are in the store already.
             MirrorPartition.Flush f = h.state.flushAll();
             if (f != null) {
                 write(f);
             }
+            return true;
         }
+    }
+
+    /** Waits for an fsync of everything written so far (after promotions). */
+    public void sync() {
         committer.awaitDurable().join();
     }
 
