@@ -67,23 +67,7 @@ class CliIT {
         }
     }
 
-    private record Run(int exit, String out, String err) {
-        JsonNode json() {
-            try {
-                return JSON.readTree(out);
-            } catch (IOException e) {
-                throw new AssertionError("stdout is not JSON: " + out, e);
-            }
-        }
-
-        @Override
-        public String toString() {
-            return "exit " + exit + "\nstdout: " + out + "\nstderr: " + err;
-        }
-    }
-
-    /** Runs {@code ferry <command> --host <node> <args...>} in-process. */
-    private static Run ferry(String command, String... args) {
+    private static CliRun ferry(String command, String... args) {
         List<String> all = new ArrayList<>();
         all.add(command);
         all.add("--host");
@@ -92,23 +76,17 @@ class CliIT {
         return ferryRaw(all.toArray(new String[0]));
     }
 
-    private static Run ferryRaw(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exit;
-        try (PrintWriter o = new PrintWriter(out); PrintWriter e = new PrintWriter(err)) {
-            exit = FerryMain.run(args, o, e);
-        }
-        return new Run(exit, out.toString(), err.toString());
+    private static CliRun ferryRaw(String... args) {
+        return CliRun.ferry(args);
     }
 
     @Test
     void benchRunsAHotKeyWorkloadAndRefusesAHotDistributionWithoutARatio() {
-        Run refused = ferry("bench", "--distribution", "HOT", "--duration", "1", "--warmup", "0");
+        CliRun refused = ferry("bench", "--distribution", "HOT", "--duration", "1", "--warmup", "0");
         assertEquals(1, refused.exit(), refused.toString());
         assertTrue(refused.err().contains("--hot-key-ratio"), refused.toString());
 
-        Run run = ferry("bench", "--json", "--distribution", "HOT", "--hot-key-ratio", "0.5", "--keys", "1000",
+        CliRun run = ferry("bench", "--json", "--distribution", "HOT", "--hot-key-ratio", "0.5", "--keys", "1000",
                 "--read-ratio", "0.5", "--duration", "3", "--warmup", "0", "--set", "benchit");
         assertEquals(0, run.exit(), run.toString());
         JsonNode j = run.json();
@@ -120,7 +98,7 @@ class CliIT {
 
     @Test
     void putWithTypedValuesThenGetAsTextAndJson() {
-        Run put = ferry("put", "test", "cli", "typed", "n=5", "f=1.5", "s=hello", "b=true", "l=[1,2]", "m={\"a\":1}", "raw=base64:AQI=",
+        CliRun put = ferry("put", "test", "cli", "typed", "n=5", "f=1.5", "s=hello", "b=true", "l=[1,2]", "m={\"a\":1}", "raw=base64:AQI=",
                 "forced=str:42", "i=int:7", "fl=float:2", "bo=bool:false", "word=not json");
         assertEquals(0, put.exit(), put.toString());
         assertTrue(put.out().startsWith("ok generation=1 epoch=1 lsn="), put.out());
@@ -140,7 +118,7 @@ class CliIT {
         assertEquals(Value.of(false), r.bin("bo"));
         assertEquals(Value.of("not json"), r.bin("word"));
 
-        Run text = ferry("get", "test", "cli", "typed");
+        CliRun text = ferry("get", "test", "cli", "typed");
         assertEquals(0, text.exit(), text.toString());
         String line = text.out().trim();
         assertTrue(line.startsWith("test:cli:typed gen=1 "), line);
@@ -148,7 +126,7 @@ class CliIT {
             assertTrue(line.contains(" " + part), "text output lacks " + part + ": " + line);
         }
 
-        Run json = ferry("get", "--json", "test", "cli", "typed");
+        CliRun json = ferry("get", "--json", "test", "cli", "typed");
         assertEquals(0, json.exit(), json.toString());
         JsonNode j = json.json();
         assertEquals("test", j.get("namespace").asText());
@@ -176,7 +154,7 @@ class CliIT {
         assertTrue(bins.get("forced").isTextual());
         assertTrue(bins.get("fl").isFloatingPointNumber());
 
-        Run projected = ferry("get", "--json", "--bins", "n,s,nope", "test", "cli", "typed");
+        CliRun projected = ferry("get", "--json", "--bins", "n,s,nope", "test", "cli", "typed");
         assertEquals(0, projected.exit(), projected.toString());
         Set<String> names = new HashSet<>();
         projected.json().get("bins").fieldNames().forEachRemaining(names::add);
@@ -186,38 +164,38 @@ class CliIT {
     @Test
     void existsDeleteAndNotFoundExitCodes() {
         assertEquals(0, ferry("put", "test", "cli", "victim", "a=1").exit());
-        Run exists = ferry("exists", "test", "cli", "victim");
+        CliRun exists = ferry("exists", "test", "cli", "victim");
         assertEquals(0, exists.exit());
         assertEquals("true", exists.out().trim());
         assertEquals(true, ferry("exists", "--json", "test", "cli", "victim").json().get("exists").asBoolean());
 
-        Run del = ferry("delete", "test", "cli", "victim");
+        CliRun del = ferry("delete", "test", "cli", "victim");
         assertEquals(0, del.exit(), del.toString());
         assertEquals("deleted", del.out().trim());
         assertNull(client.get(Key.of("test", "cli", "victim")));
 
-        Run again = ferry("delete", "test", "cli", "victim");
+        CliRun again = ferry("delete", "test", "cli", "victim");
         assertEquals(3, again.exit(), "delete of a missing record exits 3: " + again);
         assertEquals("not found", again.out().trim());
-        Run againJson = ferry("delete", "--json", "test", "cli", "victim");
+        CliRun againJson = ferry("delete", "--json", "test", "cli", "victim");
         assertEquals(3, againJson.exit());
         assertFalse(againJson.json().get("deleted").asBoolean());
 
-        Run gone = ferry("exists", "test", "cli", "victim");
+        CliRun gone = ferry("exists", "test", "cli", "victim");
         assertEquals(0, gone.exit());
         assertEquals("false", gone.out().trim());
 
-        Run missing = ferry("get", "test", "cli", "victim");
+        CliRun missing = ferry("get", "test", "cli", "victim");
         assertEquals(3, missing.exit(), "get of a missing record exits 3: " + missing);
         assertEquals("not found", missing.out().trim());
-        Run missingJson = ferry("get", "--json", "test", "cli", "never");
+        CliRun missingJson = ferry("get", "--json", "test", "cli", "never");
         assertEquals(3, missingJson.exit());
         assertFalse(missingJson.json().get("found").asBoolean());
     }
 
     @Test
     void putPoliciesFromTheCommandLine() {
-        Run sync = ferry("put", "--json", "--durability", "SYNC", "test", "cli", "durable", "a=1");
+        CliRun sync = ferry("put", "--json", "--durability", "SYNC", "test", "cli", "durable", "a=1");
         assertEquals(0, sync.exit(), sync.toString());
         JsonNode j = sync.json();
         assertTrue(j.get("ok").asBoolean());
@@ -228,24 +206,24 @@ class CliIT {
         assertEquals(0, ferry("put", "--durability", "ASYNC", "--commit-level", "MASTER", "test", "cli", "durable", "b=2").exit());
         assertEquals(Map.of("a", Value.of(1), "b", Value.of(2)), client.get(Key.of("test", "cli", "durable")).bins());
 
-        Run create = ferry("put", "--exists", "CREATE_ONLY", "test", "cli", "durable", "a=2");
+        CliRun create = ferry("put", "--exists", "CREATE_ONLY", "test", "cli", "durable", "a=2");
         assertEquals(1, create.exit(), create.toString());
         assertTrue(create.err().contains("ALREADY_EXISTS"), create.err());
-        Run gen = ferry("put", "--generation", "1", "test", "cli", "durable", "a=2");
+        CliRun gen = ferry("put", "--generation", "1", "test", "cli", "durable", "a=2");
         assertEquals(1, gen.exit());
         assertTrue(gen.err().contains("FAILED_PRECONDITION") && gen.err().contains("policy.expected_generation"), gen.err());
         assertEquals(0, ferry("put", "--generation", "2", "--exists", "REPLACE", "test", "cli", "durable", "c=3").exit());
         assertEquals(Map.of("c", Value.of(3)), client.get(Key.of("test", "cli", "durable")).bins());
 
-        Run ttl = ferry("put", "--ttl", "100", "test", "cli", "ttl", "a=1");
+        CliRun ttl = ferry("put", "--ttl", "100", "test", "cli", "ttl", "a=1");
         assertEquals(0, ttl.exit());
         long expires = client.get(Key.of("test", "cli", "ttl")).expiresAtMs();
         assertTrue(expires > System.currentTimeMillis() + 90_000 && expires <= System.currentTimeMillis() + 100_000, "expiry " + expires);
 
-        Run longKey = ferry("put", "--key-type", "long", "test", "cli", "-42", "a=1");
+        CliRun longKey = ferry("put", "--key-type", "long", "test", "cli", "-42", "a=1");
         assertEquals(0, longKey.exit(), longKey.toString());
         assertNotNull(client.get(Key.of("test", "cli", -42L)));
-        Run bytesKey = ferry("put", "--key-type", "bytes", "test", "cli", "AAH/", "a=1");
+        CliRun bytesKey = ferry("put", "--key-type", "bytes", "test", "cli", "AAH/", "a=1");
         assertEquals(0, bytesKey.exit(), bytesKey.toString());
         assertNotNull(client.get(Key.of("test", "cli", new byte[] {0, 1, (byte) 0xFF})));
         assertEquals(0, ferry("get", "--key-type", "bytes", "test", "cli", "AAH/").exit());
@@ -253,63 +231,63 @@ class CliIT {
 
     @Test
     void badInputExitsOneAndNamesTheField() {
-        Run noValue = ferry("put", "test", "s", "k", "novalue");
+        CliRun noValue = ferry("put", "test", "s", "k", "novalue");
         assertEquals(1, noValue.exit(), noValue.toString());
         assertTrue(noValue.err().contains("INVALID_ARGUMENT") && noValue.err().contains("bins[0]") && noValue.err().contains("novalue"),
                 noValue.err());
-        Run second = ferry("put", "test", "s", "k", "a=1", "=2");
+        CliRun second = ferry("put", "test", "s", "k", "a=1", "=2");
         assertEquals(1, second.exit());
         assertTrue(second.err().contains("bins[1]"), second.err());
-        Run dup = ferry("put", "test", "s", "k", "a=1", "a=2");
+        CliRun dup = ferry("put", "test", "s", "k", "a=1", "a=2");
         assertEquals(1, dup.exit());
         assertTrue(dup.err().contains("bins[1]") && dup.err().contains("twice"), dup.err());
-        Run badInt = ferry("put", "test", "s", "k", "n=int:abc");
+        CliRun badInt = ferry("put", "test", "s", "k", "n=int:abc");
         assertEquals(1, badInt.exit());
         assertTrue(badInt.err().contains("bins[0] (n)"), badInt.err());
-        Run badBool = ferry("put", "test", "s", "k", "b=bool:yes");
+        CliRun badBool = ferry("put", "test", "s", "k", "b=bool:yes");
         assertEquals(1, badBool.exit());
         assertTrue(badBool.err().contains("bins[0] (b)"), badBool.err());
-        Run badBase64 = ferry("put", "test", "s", "k", "r=base64:!!!");
+        CliRun badBase64 = ferry("put", "test", "s", "k", "r=base64:!!!");
         assertEquals(1, badBase64.exit());
         assertTrue(badBase64.err().contains("bins[0] (r)"), badBase64.err());
-        Run longBin = ferry("put", "test", "s", "k", "this-bin-name-is-too-long=1");
+        CliRun longBin = ferry("put", "test", "s", "k", "this-bin-name-is-too-long=1");
         assertEquals(1, longBin.exit());
         assertTrue(longBin.err().contains("bins[0].name"), longBin.err());
 
-        Run ns = ferry("put", "nope", "s", "k", "a=1");
+        CliRun ns = ferry("put", "nope", "s", "k", "a=1");
         assertEquals(1, ns.exit(), ns.toString());
         assertTrue(ns.err().contains("key.namespace") && ns.err().contains("nope"), ns.err());
-        Run nsJson = ferry("get", "--json", "nope", "s", "k");
+        CliRun nsJson = ferry("get", "--json", "nope", "s", "k");
         assertEquals(1, nsJson.exit());
         JsonNode error = nsJson.json().get("error");
         assertEquals("INVALID_ARGUMENT", error.get("code").asText());
         assertTrue(error.get("message").asText().contains("key.namespace"), error.toString());
-        Run set = ferry("get", "test", "bad\u0001set", "k");
+        CliRun set = ferry("get", "test", "bad\u0001set", "k");
         assertEquals(1, set.exit());
         assertTrue(set.err().contains("key.set"), set.err());
 
-        Run notLong = ferry("get", "--key-type", "long", "test", "s", "abc");
+        CliRun notLong = ferry("get", "--key-type", "long", "test", "s", "abc");
         assertEquals(1, notLong.exit(), notLong.toString());
         assertTrue(notLong.err().contains("abc") && notLong.err().contains("long"), notLong.err());
-        Run badType = ferry("get", "--key-type", "uuid", "test", "s", "abc");
+        CliRun badType = ferry("get", "--key-type", "uuid", "test", "s", "abc");
         assertEquals(1, badType.exit());
         assertTrue(badType.err().contains("--key-type"), badType.err());
 
-        Run badRange = ferry("scan", "--quiet", "--partitions", "10-5", "test");
+        CliRun badRange = ferry("scan", "--quiet", "--partitions", "10-5", "test");
         assertEquals(1, badRange.exit());
         assertTrue(badRange.err().contains("partition_end"), badRange.err());
-        Run badRangeSyntax = ferry("scan", "--partitions", "ten", "test");
+        CliRun badRangeSyntax = ferry("scan", "--partitions", "ten", "test");
         assertEquals(1, badRangeSyntax.exit());
         assertTrue(badRangeSyntax.err().contains("--partitions"), badRangeSyntax.err());
 
         // Usage errors are picocli's exit code 2.
-        Run usage = ferryRaw("get", "test");
+        CliRun usage = ferryRaw("get", "test");
         assertEquals(2, usage.exit(), usage.toString());
-        Run unknownOption = ferry("get", "--frobnicate", "test", "s", "k");
+        CliRun unknownOption = ferry("get", "--frobnicate", "test", "s", "k");
         assertEquals(2, unknownOption.exit());
-        Run badEnum = ferry("put", "--durability", "MAYBE", "test", "s", "k", "a=1");
+        CliRun badEnum = ferry("put", "--durability", "MAYBE", "test", "s", "k", "a=1");
         assertEquals(2, badEnum.exit(), badEnum.toString());
-        Run badHost = ferryRaw("get", "--host", "127.0.0.1:notaport", "test", "s", "k");
+        CliRun badHost = ferryRaw("get", "--host", "127.0.0.1:notaport", "test", "s", "k");
         assertEquals(1, badHost.exit());
         assertTrue(badHost.err().contains("--host"), badHost.err());
 
@@ -324,9 +302,9 @@ class CliIT {
      */
     @Test
     void jsonValuesThatAreNotFerryValuesAreRefused() {
-        Run tooBig = ferry("put", "test", "cli", "json-edge", "n=99999999999999999999");
-        Run nul = ferry("put", "test", "cli", "json-edge", "x=null");
-        Run nestedNull = ferry("put", "test", "cli", "json-edge", "l=[1,null]");
+        CliRun tooBig = ferry("put", "test", "cli", "json-edge", "n=99999999999999999999");
+        CliRun nul = ferry("put", "test", "cli", "json-edge", "x=null");
+        CliRun nestedNull = ferry("put", "test", "cli", "json-edge", "l=[1,null]");
         Record stored = client.get(Key.of("test", "cli", "json-edge"));
         assertAll(
                 () -> assertEquals(1, tooBig.exit(), "n=99999999999999999999 should be refused: " + tooBig + " stored: " + stored),
@@ -340,7 +318,7 @@ class CliIT {
     @Test
     void unreachableNodeExitsOneWithUnavailable() {
         int closedPort = ServerProcess.freePort();
-        Run r = ferryRaw("get", "--host", "127.0.0.1:" + closedPort, "--timeout-ms", "3000", "test", "s", "k");
+        CliRun r = ferryRaw("get", "--host", "127.0.0.1:" + closedPort, "--timeout-ms", "3000", "test", "s", "k");
         assertEquals(1, r.exit(), r.toString());
         assertTrue(r.err().contains("UNAVAILABLE"), r.err());
     }
@@ -353,7 +331,7 @@ class CliIT {
             written.add("k" + i);
         }
         assertEquals(0, ferry("put", "test", "cli-scan-other", "x", "i=99").exit());
-        Run scan = ferry("scan", "--json", "test", "cli-scan");
+        CliRun scan = ferry("scan", "--json", "test", "cli-scan");
         assertEquals(0, scan.exit(), scan.toString());
         Set<String> seen = new HashSet<>();
         for (String line : scan.out().split("\n")) {
@@ -374,7 +352,7 @@ class CliIT {
         JsonNode summary = readJson(errLines[errLines.length - 1]);
         assertEquals(5, summary.get("records").asLong());
 
-        Run quiet = ferry("scan", "--json", "--quiet", "--max", "2", "--bins", "i", "test", "cli-scan");
+        CliRun quiet = ferry("scan", "--json", "--quiet", "--max", "2", "--bins", "i", "test", "cli-scan");
         assertEquals(0, quiet.exit());
         assertEquals("", quiet.err(), "--quiet prints no progress");
         String[] lines = quiet.out().trim().split("\n");
@@ -383,7 +361,7 @@ class CliIT {
         readJson(lines[0]).get("bins").fieldNames().forEachRemaining(binNames::add);
         assertEquals(Set.of("i"), binNames);
 
-        Run text = ferry("scan", "--quiet", "test", "cli-scan");
+        CliRun text = ferry("scan", "--quiet", "test", "cli-scan");
         assertEquals(5, text.out().trim().split("\n").length, text.out());
         assertTrue(text.out().contains("test:cli-scan:k3 gen=1"), text.out());
     }
@@ -391,7 +369,7 @@ class CliIT {
     @Test
     void infoJsonDescribesTheNode() {
         ferry("put", "test", "cli-info", "k", "a=1");
-        Run info = ferry("info", "--json");
+        CliRun info = ferry("info", "--json");
         assertEquals(0, info.exit(), info.toString());
         JsonNode j = info.json();
         assertEquals("cli-it", j.get("nodeId").asText());
@@ -404,7 +382,7 @@ class CliIT {
         assertTrue(ns.get("lastLsnSum").asLong() >= 1);
         assertEquals(client.info().namespaces().get(0).lastLsnSum(), ns.get("lastLsnSum").asLong());
 
-        Run text = ferry("info");
+        CliRun text = ferry("info");
         assertEquals(0, text.exit());
         assertTrue(text.out().startsWith("node cli-it  version " + FerryNode.VERSION), text.out());
         assertTrue(text.out().contains("namespace test: rf=2"), text.out());
@@ -428,7 +406,7 @@ class CliIT {
         return script;
     }
 
-    private static Run runLauncher(Path workDir, long timeoutS, String... args) throws Exception {
+    private static CliRun runLauncher(Path workDir, long timeoutS, String... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(launcher().toString());
         cmd.addAll(List.of(args));
@@ -448,20 +426,20 @@ class CliIT {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
         }
-        return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+        return new CliRun(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
     }
 
     @Test
     void launcherHelpAndDemo() throws Exception {
         Path work = Files.createDirectories(tmp.resolve("launcher"));
-        Run help = runLauncher(work, 60, "--help");
+        CliRun help = runLauncher(work, 60, "--help");
         assertEquals(0, help.exit(), help.toString());
         assertTrue(help.out().contains("Usage: ferry"), help.out());
         for (String sub : List.of("server", "put", "get", "delete", "exists", "scan", "info", "bench", "demo")) {
             assertTrue(help.out().contains(sub), "help lists " + sub + ":\n" + help.out());
         }
 
-        Run demo = runLauncher(work, 180, "demo", "--seconds", "1", "--data-dir", work.resolve("demo-data").toString());
+        CliRun demo = runLauncher(work, 180, "demo", "--seconds", "1", "--data-dir", work.resolve("demo-data").toString());
         assertEquals(0, demo.exit(), demo.toString());
         assertTrue(demo.out().contains("demo done"), demo.toString());
         assertTrue(demo.out().contains("1999/1999 SYNC records present"), demo.out());

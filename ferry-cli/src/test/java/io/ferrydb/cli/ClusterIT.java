@@ -19,8 +19,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -93,7 +91,7 @@ class ClusterIT {
             // Status from a follower carries the leader's heartbeat ages of every member.
             String leader = s.leader();
             String follower = List.of("n1", "n2", "n3").stream().filter(n -> !n.equals(leader)).findFirst().orElseThrow();
-            Run statusRun = ferry("cluster", "status", "--json", "--host", cluster.node(follower).hostPort());
+            CliRun statusRun = CliRun.ferry("cluster", "status", "--json", "--host", cluster.node(follower).hostPort());
             assertEquals(0, statusRun.exit(), statusRun.toString());
             assertEquals(3, java.util.regex.Pattern.compile("\"heartbeat_age_ms\":\\d+").matcher(statusRun.out()).results().count(), statusRun.out());
 
@@ -157,7 +155,7 @@ class ClusterIT {
             cluster.await(leader + " rejoined", SETTLE_MS, st -> st.settled(2) && st.masters(leader) > 1000);
 
             // 5. Graceful leave: the node hands its partitions over and ends LEFT.
-            Run dec = ferry("node", "decommission", "n3", "--host", cluster.node("n1").hostPort());
+            CliRun dec = CliRun.ferry("node", "decommission", "n3", "--host", cluster.node("n1").hostPort());
             assertEquals(0, dec.exit(), dec.toString());
             LocalCluster.Timed left = cluster.await("n3 left", SETTLE_MS, st -> st.view().member("n3").liveness() == Liveness.LEFT
                     && st.masters("n3") == 0 && onlyOn(st, "n1", "n2"));
@@ -244,29 +242,29 @@ class ClusterIT {
         cluster = LocalCluster.start(tmp, 1, 1);
         cluster.await("1 node settled", SETTLE_MS, st -> st.settled(1));
         String host = cluster.node("n1").hostPort();
-        assertError(ferry("cluster", "history", "--ns", "nope", "--partition", "5", "--host", host), "namespace");
-        assertError(ferry("cluster", "history", "--ns", NS, "--partition", "4096", "--host", host), "partition");
-        assertError(ferry("cluster", "history", "--ns", NS, "--partition", "-1", "--host", host), "partition");
-        assertError(ferry("cluster", "history", "--ns", "", "--partition", "1", "--host", host), "namespace");
-        assertError(ferry("node", "decommission", "ghost", "--host", host), "node");
-        assertError(ferry("node", "decommission", "", "--host", host), "node");
-        assertError(ferry("cluster", "status", "--host", "127.0.0.1:1"), "127.0.0.1:1");
-        assertError(ferry("cluster", "status", "--host", "nocolon:"), "--host");
-        assertError(ferry("cluster", "start-local", "--nodes", "0"), "--nodes");
-        assertError(ferry("cluster", "start-local", "--nodes", "3", "--base-port", "80"), "--base-port");
+        assertError(CliRun.ferry("cluster", "history", "--ns", "nope", "--partition", "5", "--host", host), "namespace");
+        assertError(CliRun.ferry("cluster", "history", "--ns", NS, "--partition", "4096", "--host", host), "partition");
+        assertError(CliRun.ferry("cluster", "history", "--ns", NS, "--partition", "-1", "--host", host), "partition");
+        assertError(CliRun.ferry("cluster", "history", "--ns", "", "--partition", "1", "--host", host), "namespace");
+        assertError(CliRun.ferry("node", "decommission", "ghost", "--host", host), "node");
+        assertError(CliRun.ferry("node", "decommission", "", "--host", host), "node");
+        assertError(CliRun.ferry("cluster", "status", "--host", "127.0.0.1:1"), "127.0.0.1:1");
+        assertError(CliRun.ferry("cluster", "status", "--host", "nocolon:"), "--host");
+        assertError(CliRun.ferry("cluster", "start-local", "--nodes", "0"), "--nodes");
+        assertError(CliRun.ferry("cluster", "start-local", "--nodes", "3", "--base-port", "80"), "--base-port");
         // JSON errors name the field too, and the node is still fine afterwards.
-        Run json = ferry("cluster", "history", "--ns", NS, "--partition", "9999", "--host", host, "--json");
+        CliRun json = CliRun.ferry("cluster", "history", "--ns", NS, "--partition", "9999", "--host", host, "--json");
         assertEquals(1, json.exit(), json.toString());
         assertTrue(json.out().contains("\"error\"") && json.out().contains("partition"), json.toString());
-        Run ok = ferry("cluster", "history", "--ns", NS, "--partition", "7", "--host", host, "--json");
+        CliRun ok = CliRun.ferry("cluster", "history", "--ns", NS, "--partition", "7", "--host", host, "--json");
         assertEquals(0, ok.exit(), ok.toString());
         assertTrue(ok.out().contains("CREATE"), ok.out());
-        Run status = ferry("cluster", "status", "--host", host, "--json");
+        CliRun status = CliRun.ferry("cluster", "status", "--host", host, "--json");
         assertEquals(0, status.exit(), status.toString());
         assertTrue(status.out().contains("\"n1\""), status.out());
     }
 
-    private static void assertError(Run r, String names) {
+    private static void assertError(CliRun r, String names) {
         assertEquals(1, r.exit(), r.toString());
         assertTrue(r.err().contains(names), "error names '" + names + "': " + r);
     }
@@ -390,22 +388,5 @@ class ClusterIT {
             });
             return ok.get() + " acknowledged, failed " + errors;
         }
-    }
-
-    private record Run(int exit, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit " + exit + "\nstdout: " + out + "\nstderr: " + err;
-        }
-    }
-
-    private static Run ferry(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exit;
-        try (PrintWriter o = new PrintWriter(out); PrintWriter e = new PrintWriter(err)) {
-            exit = FerryMain.run(args, o, e);
-        }
-        return new Run(exit, out.toString(), err.toString());
     }
 }

@@ -1,6 +1,8 @@
 package io.ferrydb.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Digest;
 import io.ferrydb.api.Durability;
 import io.ferrydb.api.Key;
 import io.ferrydb.api.Record;
@@ -14,6 +16,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +38,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class MirroringIT {
     private static final String NS = LocalCluster.NS;
     private static final WritePolicy ALL_SYNC = WritePolicy.DEFAULT.withCommitLevel(CommitLevel.ALL).withDurability(Durability.SYNC);
+    private static final WritePolicy ALL_ASYNC = WritePolicy.DEFAULT.withCommitLevel(CommitLevel.ALL).withDurability(Durability.ASYNC);
+    private static final WritePolicy MASTER_ASYNC = WritePolicy.DEFAULT.withCommitLevel(CommitLevel.MASTER).withDurability(Durability.ASYNC);
 
     @TempDir
     Path tmp;
@@ -76,6 +85,88 @@ class MirroringIT {
             System.out.printf("MirroringIT: %s back, resynced and the table rebalanced in %d ms%n", victim, back.ms());
             Thread.sleep(500);
             assertAllPresent(c, acked, "after the node came back and took its partitions again");
+        }
+    }
+
+    /**
+     * ASYNC writes (commit MASTER and ALL) run while a master is killed with SIGKILL; the
+     * node comes back and is resynced. Afterwards every acknowledged write is either
+     * readable or listed by {@code ferry losses}, and the ledger holds nothing false:
+     * each listed record is one of ours and is indeed gone.
+     */
+    @Test
+    void everyLostAsyncWriteIsInTheLossLedger() throws Exception {
+        cluster = LocalCluster.start(tmp, 3, 3);
+        LocalCluster.Status s = cluster.await("3 nodes settled", 120_000, st -> st.settled(2)).status();
+        String victim = List.of("n3", "n2", "n1").stream().filter(n -> !n.equals(s.leader())).findFirst().orElseThrow();
+        String host = cluster.node(s.leader()).hostPort();
+        try (FerryClient c = FerryClient.connect(new ClientConfig("127.0.0.1", cluster.node(s.leader()).grpcPort(), 10_000, 64))) {
+            Map<Key, WriteResult> acked = new ConcurrentHashMap<>();
+            Set<Key> failed = ConcurrentHashMap.newKeySet();
+            Map<Digest, Key> attempted = new ConcurrentHashMap<>();
+            AtomicBoolean stop = new AtomicBoolean();
+            Semaphore inflight = new Semaphore(128);
+            Thread writer = new Thread(() -> {
+                for (int i = 0; !stop.get(); i++) {
+                    Key k = Key.of(NS, "async", "a" + i);
+                    attempted.put(k.digest(), k);
+                    inflight.acquireUninterruptibly();
+                    c.async().put(i % 2 == 0 ? MASTER_ASYNC : ALL_ASYNC, k, Map.of("i", i)).whenComplete((r, e) -> {
+                        if (e == null) {
+                            acked.put(k, r);
+                        } else {
+                            failed.add(k);
+                        }
+                        inflight.release();
+                    });
+                }
+            }, "async-writer");
+            writer.start();
+            Thread.sleep(1500);
+            cluster.node(victim).kill9();
+            LocalCluster.Timed failover = cluster.await("failover of " + victim, 30_000, st -> st.serving(victim));
+            Thread.sleep(1000);
+            stop.set(true);
+            writer.join();
+            inflight.acquireUninterruptibly(128);
+
+            cluster.node(victim).restart();
+            LocalCluster.Timed back = cluster.await(victim + " resynced and rebalanced", 120_000,
+                    st -> st.settled(2) && st.masters(victim) > 1000);
+            Thread.sleep(500);
+
+            CliRun losses = CliRun.ferry("losses", "--json", "--ns", NS, "--since", "1h", "--host", host);
+            assertEquals(0, losses.exit(), losses.toString());
+            Map<Digest, String> ledger = new HashMap<>();
+            for (JsonNode l : losses.json().get("losses")) {
+                for (JsonNode d : l.get("digests")) {
+                    ledger.put(Digest.fromHex(d.asText()), l.get("certainty").asText());
+                }
+            }
+            List<String> unaccounted = new ArrayList<>();
+            int missing = 0;
+            for (Map.Entry<Key, WriteResult> e : acked.entrySet()) {
+                if (c.get(e.getKey()) == null) {
+                    missing++;
+                    if (!ledger.containsKey(e.getKey().digest())) {
+                        unaccounted.add(e.getKey().toString());
+                    }
+                }
+            }
+            List<String> falseEntries = new ArrayList<>();
+            for (Map.Entry<Digest, String> l : ledger.entrySet()) {
+                Key k = attempted.get(l.getKey());
+                if (k == null || c.get(k) != null || ("ACKNOWLEDGED".equals(l.getValue()) && !acked.containsKey(k) && !failed.contains(k))) {
+                    falseEntries.add(l.getKey().toHex() + " " + l.getValue() + (k == null ? " (not ours)" : " " + k));
+                }
+            }
+            System.out.printf("MirroringIT: ASYNC writes %d acknowledged, %d failed; %s killed, served after %d ms, back after %d ms; "
+                            + "%d acknowledged writes missing, %d ledger digests (%s)%n", acked.size(), failed.size(), victim, failover.ms(),
+                    back.ms(), missing, ledger.size(), losses.json().get("lost_writes"));
+            assertTrue(acked.size() > 300, "the writer got going: " + acked.size());
+            assertEquals(List.of(), unaccounted.subList(0, Math.min(10, unaccounted.size())),
+                    unaccounted.size() + " acknowledged writes are gone and not in the loss ledger");
+            assertEquals(List.of(), falseEntries.subList(0, Math.min(10, falseEntries.size())), falseEntries.size() + " false ledger entries");
         }
     }
 

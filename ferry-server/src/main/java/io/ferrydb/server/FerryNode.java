@@ -139,7 +139,8 @@ public final class FerryNode implements AutoCloseable {
         });
         writePipeline = new WritePipeline(config.storageThreads, config.writeQueueCapacity, registry);
         RequestHandler handler = new RequestHandler(store, committer);
-        mirrorReceiver = new MirrorReceiver(store, committer, new MirrorPartition.Config(MIRROR_CACHE_ENTRIES, MIRROR_FLUSH_MS), registry);
+        mirrorReceiver = new MirrorReceiver(config.nodeId, store, committer, new MirrorPartition.Config(MIRROR_CACHE_ENTRIES, MIRROR_FLUSH_MS),
+                new io.ferrydb.server.mirror.LossReporter(registry), registry);
         replication = new Replication(config.nodeId, store, new PartitionReplicator.Config(MIRROR_BATCH_ENTRIES, MIRROR_BUFFER_ENTRIES,
                 MIRROR_RESEND_MS), registry);
         handler.replication(replication);
@@ -159,7 +160,7 @@ public final class FerryNode implements AutoCloseable {
                     .directExecutor()
                     .maxInboundMessageSize(config.maxMessageBytes)
                     .addService(service)
-                    .addService(new ClusterGrpcService(() -> cluster))
+                    .addService(new ClusterGrpcService(() -> cluster, config.nodeId, store))
                     .addService(mirrorReceiver)
                     .build()
                     .start();

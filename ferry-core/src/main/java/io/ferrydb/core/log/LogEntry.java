@@ -10,19 +10,29 @@ import io.ferrydb.core.record.ByteWriter;
  * after-image is the encoded record after the change (a tombstone for deletes and
  * expiries), so the log alone can rebuild the partition and feed change streams.
  *
- * <p>Encoding: u8 version=1 | i32 epoch | i64 lsn | i64 hlc | u8 op | 20 digest | i32+bytes image.
+ * {@code ack} is the rule the client was acknowledged under ({@link AckPolicy}): the
+ * loss ledger needs it to tell an acknowledged write from one that never was.
+ *
+ * <p>Encoding: u8 version=2 | i32 epoch | i64 lsn | i64 hlc | u8 op | u8 ack | 20 digest | i32+bytes image
+ * (version 1 has no ack byte and decodes as {@link AckPolicy#NONE}).
  */
-public record LogEntry(int epoch, long lsn, long hlc, LogOp op, Digest digest, byte[] afterImage) {
-    private static final int VERSION = 1;
+public record LogEntry(int epoch, long lsn, long hlc, LogOp op, AckPolicy ack, Digest digest, byte[] afterImage) {
+    private static final int VERSION = 2;
 
     public LogEntry {
         Verify.that(lsn >= 1, "lsn must be >= 1, got %d", lsn);
         Verify.that(epoch >= 1, "epoch must be >= 1, got %d", epoch);
+        Verify.that(ack != null, "ack policy of lsn %d is null", lsn);
+    }
+
+    /** An entry that no client was acknowledged for (expiries, tests). */
+    public LogEntry(int epoch, long lsn, long hlc, LogOp op, Digest digest, byte[] afterImage) {
+        this(epoch, lsn, hlc, op, AckPolicy.NONE, digest, afterImage);
     }
 
     public byte[] encode() {
-        ByteWriter w = new ByteWriter(46 + afterImage.length);
-        w.u8(VERSION).i32(epoch).i64(lsn).i64(hlc).u8(op.code());
+        ByteWriter w = new ByteWriter(47 + afterImage.length);
+        w.u8(VERSION).i32(epoch).i64(lsn).i64(hlc).u8(op.code()).u8(ack.code());
         byte[] d = new byte[20];
         digest.copyTo(d, 0);
         return w.bytes(d).blob(afterImage).toByteArray();
@@ -31,20 +41,21 @@ public record LogEntry(int epoch, long lsn, long hlc, LogOp op, Digest digest, b
     public static LogEntry decode(byte[] bytes) {
         ByteReader r = new ByteReader(bytes);
         int version = r.u8();
-        Verify.that(version == VERSION, "unknown log entry version %d", version);
+        Verify.that(version == 1 || version == VERSION, "unknown log entry version %d", version);
         int epoch = r.i32();
         long lsn = r.i64();
         long hlc = r.i64();
         LogOp op = LogOp.fromCode(r.u8());
+        AckPolicy ack = version == 1 ? AckPolicy.NONE : AckPolicy.fromCode(r.u8());
         Digest digest = Digest.wrap(r.bytes(20));
         byte[] image = r.blob();
         Verify.that(r.atEnd(), "trailing bytes after log entry lsn=%d", lsn);
-        return new LogEntry(epoch, lsn, hlc, op, digest, image);
+        return new LogEntry(epoch, lsn, hlc, op, ack, digest, image);
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof LogEntry e && epoch == e.epoch && lsn == e.lsn && hlc == e.hlc && op == e.op
+        return o instanceof LogEntry e && epoch == e.epoch && lsn == e.lsn && hlc == e.hlc && op == e.op && ack == e.ack
                 && digest.equals(e.digest) && java.util.Arrays.equals(afterImage, e.afterImage);
     }
 

@@ -17,6 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * log:  u32 nsCode | u16 partition | i64 lsn
  * meta partition high-water mark: 'P' | u8 nsLen | ns | u16 partition
  *      value: i32 epoch | i64 lastLsn | i64 lastHlc
+ * meta epoch starts: 'E' | u8 nsLen | ns | u16 partition (value: EpochStart list)
+ * meta loss ledger:  'L' | i64 id (value: LossRecord)
  * </pre>
  * Data and log keys start with a fixed 6-byte partition prefix, so RocksDB can bucket
  * its memtables by partition (a hash of small skiplists instead of one large one).
@@ -29,6 +31,8 @@ public final class KeyLayout {
     /** Length of the partition prefix of data and log keys. */
     public static final int PREFIX_LENGTH = 6;
     private static final byte META_PARTITION = 'P';
+    private static final byte META_EPOCH_STARTS = 'E';
+    private static final byte META_LOSS = 'L';
     private static final Map<String, byte[]> NS_CODES = new ConcurrentHashMap<>();
 
     /** The namespace's 4-byte code (a copy). */
@@ -111,6 +115,28 @@ public final class KeyLayout {
         System.arraycopy(n, 0, k, 2, n.length);
         k[2 + n.length] = (byte) (partition >>> 8);
         k[3 + n.length] = (byte) partition;
+        return k;
+    }
+
+    /** Where a partition's recent epochs began: 'E' | u8 nsLen | ns | u16 partition. */
+    public static byte[] metaEpochStartsKey(String ns, int partition) {
+        byte[] k = metaPartitionKey(ns, partition);
+        k[0] = META_EPOCH_STARTS;
+        return k;
+    }
+
+    /** All loss-ledger records: 'L' | i64 id (big-endian, so they list in id order). */
+    public static byte[] lossPrefix() {
+        return new byte[] {META_LOSS};
+    }
+
+    public static byte[] lossKey(long id) {
+        byte[] k = new byte[9];
+        k[0] = META_LOSS;
+        for (int i = 8; i >= 1; i--) {
+            k[i] = (byte) id;
+            id >>>= 8;
+        }
         return k;
     }
 

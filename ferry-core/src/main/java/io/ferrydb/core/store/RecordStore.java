@@ -10,7 +10,11 @@ import io.ferrydb.api.WritePolicy;
 import io.ferrydb.core.Verify;
 import io.ferrydb.core.clock.Clock;
 import io.ferrydb.core.clock.HybridLogicalClock;
+import io.ferrydb.core.log.AckPolicy;
+import io.ferrydb.core.log.EpochStart;
 import io.ferrydb.core.log.LogEntry;
+import io.ferrydb.core.loss.DivergentTail;
+import io.ferrydb.core.loss.LossRecord;
 import io.ferrydb.core.log.LogOp;
 import io.ferrydb.core.namespace.NamespaceConfig;
 import io.ferrydb.core.record.BinValidator;
@@ -61,6 +65,8 @@ public final class RecordStore {
     public final LongAdder expiredPurged = new LongAdder();
     public final LongAdder tombstonesPurged = new LongAdder();
     public final LongAdder logEntriesTrimmed = new LongAdder();
+    /** Id of the next loss-ledger record (ids grow; guarded by the partition lock of whoever records). */
+    private volatile long nextLossId = 1;
 
     private static final class NamespaceState {
         final NamespaceConfig config;
@@ -90,6 +96,10 @@ public final class RecordStore {
         long stagedLsn;
         long stagedBytes;
         long stagedHlc;
+        /** The epoch the partition had when this process opened the store. */
+        int epochAtOpen = INITIAL_EPOCH;
+        /** Where recent epochs began in this partition's log (persisted in meta). */
+        List<EpochStart> epochStarts = List.of();
 
         PartitionState(long order, int partition) {
             this.order = order;
@@ -179,6 +189,16 @@ public final class RecordStore {
                     ps.firstLsn = metaLastLsn + 1;
                 }
                 ps.stagedLsn = ps.lastLsn;
+                ps.epochAtOpen = ps.epoch;
+                byte[] starts = storage.get(Column.META, KeyLayout.metaEpochStartsKey(ns, ps.partition));
+                if (starts != null) {
+                    ps.epochStarts = EpochStart.decode(starts);
+                }
+            }
+        }
+        try (Cursor c = storage.scan(Column.META, KeyLayout.lossPrefix(), KeyLayout.prefixEnd(KeyLayout.lossPrefix()))) {
+            while (c.next()) {
+                nextLossId = Math.max(nextLossId, LossRecord.decode(c.value()).id() + 1);
             }
         }
         // The HLC must not go back across a restart even if the wall clock did.
@@ -322,7 +342,10 @@ public final class RecordStore {
             return new WriteOutcome.Refused(r.code(), r.message());
         }
         WritePlan.Apply apply = (WritePlan.Apply) plan;
-        LogEntry entry = stage(ns, ps, logOp, digest, ts, apply.encoded(), false, batch);
+        NamespaceConfig config = namespaces.get(ns).config;
+        AckPolicy ack = AckPolicy.of(op.policy().commitLevel() != null ? op.policy().commitLevel() : config.defaultCommitLevel(),
+                op.policy().durability() != null ? op.policy().durability() : config.defaultDurability());
+        LogEntry entry = stage(ns, ps, logOp, ack, digest, ts, apply.encoded(), false, batch);
         overlay.put(overlayKey, apply.record());
         return new WriteOutcome.Written(ps.epoch, entry.lsn(), apply.record().generation(), ts, logOp, entry);
     }
@@ -331,9 +354,10 @@ public final class RecordStore {
      * Adds a change and its log entry to {@code batch} and stages the partition's next
      * LSN. Caller holds the partition lock and later commits or unstages.
      */
-    private LogEntry stage(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData, Batch batch) {
+    private LogEntry stage(String ns, PartitionState ps, LogOp op, AckPolicy ack, Digest digest, long ts, byte[] image,
+                           boolean removeData, Batch batch) {
         long lsn = ps.stagedLsn + 1;
-        LogEntry entry = new LogEntry(ps.epoch, lsn, ts, op, digest, image);
+        LogEntry entry = new LogEntry(ps.epoch, lsn, ts, op, ack, digest, image);
         stageEntry(ns, ps, entry, removeData, batch);
         return entry;
     }
@@ -373,8 +397,12 @@ public final class RecordStore {
         try {
             Batch batch = new Batch();
             int epoch = ps.epoch;
+            List<EpochStart> starts = ps.epochStarts;
             for (LogEntry e : entries) {
                 Verify.that(e.epoch() >= epoch, "replicated entry %d of %s/%d from epoch %d after epoch %d", e.lsn(), ns, partition, e.epoch(), epoch);
+                if (e.epoch() > EpochStart.epochAt(starts, e.lsn())) {
+                    starts = EpochStart.append(starts, new EpochStart(e.epoch(), e.lsn(), false));
+                }
                 epoch = e.epoch();
                 stageEntry(ns, ps, e, e.op() == LogOp.EXPIRE, batch);
                 hlc.update(e.hlc());
@@ -382,8 +410,12 @@ public final class RecordStore {
             if (epoch != ps.epoch) {
                 batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(epoch, ps.stagedLsn, ps.stagedHlc));
             }
+            if (starts != ps.epochStarts) {
+                batch.put(Column.META, KeyLayout.metaEpochStartsKey(ns, partition), EpochStart.encode(starts));
+            }
             writeStaged(ps, batch);
             ps.epoch = epoch;
+            ps.epochStarts = starts;
             return ps.lastLsn;
         } finally {
             ps.unlock();
@@ -410,7 +442,7 @@ public final class RecordStore {
     /** Writes one change and its log entry on its own. Caller holds the partition lock. */
     private long append(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData) {
         Batch batch = new Batch();
-        long lsn = stage(ns, ps, op, digest, ts, image, removeData, batch).lsn();
+        long lsn = stage(ns, ps, op, AckPolicy.NONE, digest, ts, image, removeData, batch).lsn();
         writeStaged(ps, batch);
         return lsn;
     }
@@ -427,7 +459,11 @@ public final class RecordStore {
     }
 
     /** A consistent copy of one partition: its stored records (tombstones too) through {@code lastLsn}. */
-    public record PartitionSnapshot(int epoch, long lastLsn, long lastHlc, List<byte[]> records) {}
+    public record PartitionSnapshot(int epoch, long lastLsn, long lastHlc, List<byte[]> records, List<EpochStart> epochStarts) {
+        public PartitionSnapshot {
+            epochStarts = List.copyOf(epochStarts);
+        }
+    }
 
     /**
      * Reads the partition's stored records under its lock, so the copy is exactly the
@@ -445,7 +481,7 @@ public final class RecordStore {
                     records.add(c.value());
                 }
             }
-            return new PartitionSnapshot(ps.epoch, ps.lastLsn, ps.lastHlc, records);
+            return new PartitionSnapshot(ps.epoch, ps.lastLsn, ps.lastHlc, records, ps.epochStarts);
         } finally {
             ps.unlock();
         }
@@ -454,9 +490,12 @@ public final class RecordStore {
     /**
      * A mirror replaces its copy of the partition with the master's snapshot: records
      * and position (epoch, last LSN) as the master had them; its own log of the partition
-     * is dropped, so its log resumes gaplessly at {@code lastLsn + 1}.
+     * is dropped, so its log resumes gaplessly at {@code lastLsn + 1}. Entries of its log
+     * that a newer epoch of the master replaced (its divergent tail) are accounted for
+     * first: the acknowledged ones go into the loss ledger in the same atomic batch.
+     * {@code node} names this node in the ledger.
      */
-    public void replacePartition(String ns, int partition, PartitionSnapshot snapshot) {
+    public DivergentTail.Accounting replacePartition(String ns, int partition, PartitionSnapshot snapshot, String node) {
         checkPartition(partition);
         NamespaceState nss = state(ns);
         PartitionState ps = nss.partitions[partition];
@@ -464,6 +503,10 @@ public final class RecordStore {
         ps.lock();
         try {
             Batch batch = new Batch();
+            DivergentTail.Accounting accounting = divergentTail(ns, ps, snapshot, node);
+            for (LossRecord r : accounting.records()) {
+                batch.put(Column.META, KeyLayout.lossKey(r.id()), r.encode());
+            }
             deleteAll(Column.DATA, prefix, batch);
             deleteAll(Column.LOG, prefix, batch);
             for (byte[] encoded : snapshot.records()) {
@@ -474,7 +517,10 @@ public final class RecordStore {
             }
             batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition),
                     KeyLayout.metaPartitionValue(snapshot.epoch(), snapshot.lastLsn(), snapshot.lastHlc()));
+            batch.put(Column.META, KeyLayout.metaEpochStartsKey(ns, partition), EpochStart.encode(snapshot.epochStarts()));
             storage.write(batch);
+            nextLossId += accounting.records().size();
+            ps.epochStarts = snapshot.epochStarts();
             ps.epoch = snapshot.epoch();
             ps.lastLsn = snapshot.lastLsn();
             ps.stagedLsn = snapshot.lastLsn();
@@ -483,9 +529,49 @@ public final class RecordStore {
             ps.logBytes = 0;
             ps.lastHlc = snapshot.lastHlc();
             hlc.update(snapshot.lastHlc());
+            return accounting;
         } finally {
             ps.unlock();
         }
+    }
+
+    /**
+     * This replica's entries at LSNs where the snapshot's master logged a newer epoch:
+     * the first epoch start of the master that finds an older entry of ours at its LSN
+     * begins the divergent tail, which runs to our last LSN. Caller holds the lock.
+     */
+    private DivergentTail.Accounting divergentTail(String ns, PartitionState ps, PartitionSnapshot snapshot, String node) {
+        List<EpochStart> masterStarts = new ArrayList<>(snapshot.epochStarts());
+        if (masterStarts.isEmpty() || masterStarts.get(masterStarts.size() - 1).epoch() < snapshot.epoch()) {
+            // The master's current epoch began after its last logged start (no write in it yet).
+            masterStarts.add(new EpochStart(snapshot.epoch(), snapshot.lastLsn() + 1, false));
+        }
+        for (EpochStart start : masterStarts) {
+            if (start.startLsn() > ps.lastLsn) {
+                break;
+            }
+            if (start.startLsn() < ps.firstLsn) {
+                continue; // our log no longer reaches back there
+            }
+            byte[] ours = storage.get(Column.LOG, KeyLayout.logKey(ns, ps.partition, start.startLsn()));
+            if (ours == null || LogEntry.decode(ours).epoch() >= start.epoch()) {
+                continue;
+            }
+            List<LogEntry> tail = readLog(ns, ps.partition, start.startLsn(), Integer.MAX_VALUE);
+            return DivergentTail.account(ns, ps.partition, tail, start, node, clock.wallMillis(), nextLossId);
+        }
+        return new DivergentTail.Accounting(List.of(), 0);
+    }
+
+    /** The loss ledger kept on this node, oldest first. */
+    public List<LossRecord> losses() {
+        List<LossRecord> out = new ArrayList<>();
+        try (Cursor c = storage.scan(Column.META, KeyLayout.lossPrefix(), KeyLayout.prefixEnd(KeyLayout.lossPrefix()))) {
+            while (c.next()) {
+                out.add(LossRecord.decode(c.value()));
+            }
+        }
+        return out;
     }
 
     /**
@@ -567,9 +653,13 @@ public final class RecordStore {
             if (epoch <= ps.epoch) {
                 return false;
             }
+            // A node that restarted during the epoch it now ends may have lost changes from its mirror cache.
+            List<EpochStart> starts = EpochStart.append(ps.epochStarts, new EpochStart(epoch, ps.lastLsn + 1, ps.epoch == ps.epochAtOpen));
             storage.write(new Batch().put(Column.META, KeyLayout.metaPartitionKey(ns, partition),
-                    KeyLayout.metaPartitionValue((int) epoch, ps.lastLsn, ps.lastHlc)));
+                    KeyLayout.metaPartitionValue((int) epoch, ps.lastLsn, ps.lastHlc))
+                    .put(Column.META, KeyLayout.metaEpochStartsKey(ns, partition), EpochStart.encode(starts)));
             ps.epoch = (int) epoch;
+            ps.epochStarts = starts;
             return true;
         } finally {
             ps.unlock();

@@ -34,9 +34,9 @@ class LogEntryTest {
 
     @Property(tries = 300)
     void encodeThenDecodeKeepsEveryField(@ForAll @IntRange(min = 1) int epoch, @ForAll @LongRange(min = 1) long lsn,
-                                          @ForAll long hlc, @ForAll("ops") LogOp op, @ForAll @Size(20) byte[] digest,
-                                          @ForAll @Size(max = 300) byte[] image) {
-        LogEntry e = new LogEntry(epoch, lsn, hlc, op, Digest.wrap(digest), image);
+                                          @ForAll long hlc, @ForAll("ops") LogOp op, @ForAll AckPolicy ack,
+                                          @ForAll @Size(20) byte[] digest, @ForAll @Size(max = 300) byte[] image) {
+        LogEntry e = new LogEntry(epoch, lsn, hlc, op, ack, Digest.wrap(digest), image);
         byte[] encoded = e.encode();
         LogEntry d = LogEntry.decode(encoded);
         // LogEntry is a record with a byte[] component, whose equals compares identity: compare fields.
@@ -44,9 +44,10 @@ class LogEntryTest {
         assertEquals(lsn, d.lsn());
         assertEquals(hlc, d.hlc());
         assertEquals(op, d.op());
+        assertEquals(ack, d.ack());
         assertEquals(Digest.wrap(digest), d.digest());
         assertArrayEquals(image, d.afterImage());
-        assertEquals(46 + image.length, encoded.length);
+        assertEquals(47 + image.length, encoded.length);
         assertEquals(hlc, LogEntry.hlcOf(encoded));
     }
 
@@ -64,10 +65,19 @@ class LogEntryTest {
     @Test
     void layoutIsPinned() {
         byte[] image = {9, 8, 7};
-        byte[] encoded = new LogEntry(2, 0x0102030405060708L, 0x1112131415161718L, LogOp.DELETE, DIGEST, image).encode();
-        ByteBuffer expected = ByteBuffer.allocate(46 + 3).put((byte) 1).putInt(2).putLong(0x0102030405060708L)
-                .putLong(0x1112131415161718L).put((byte) 2).put(DIGEST.toBytes()).putInt(3).put(image);
+        byte[] encoded = new LogEntry(2, 0x0102030405060708L, 0x1112131415161718L, LogOp.DELETE, AckPolicy.ALL_ASYNC, DIGEST, image).encode();
+        ByteBuffer expected = ByteBuffer.allocate(47 + 3).put((byte) 2).putInt(2).putLong(0x0102030405060708L)
+                .putLong(0x1112131415161718L).put((byte) 2).put((byte) 3).put(DIGEST.toBytes()).putInt(3).put(image);
         assertArrayEquals(expected.array(), encoded);
+    }
+
+    @Test
+    void versionOneEntriesStillDecodeWithoutAnAckPolicy() {
+        byte[] image = {9, 8, 7};
+        byte[] v1 = ByteBuffer.allocate(46 + 3).put((byte) 1).putInt(2).putLong(5).putLong(6).put((byte) 1)
+                .put(DIGEST.toBytes()).putInt(3).put(image).array();
+        LogEntry d = LogEntry.decode(v1);
+        assertEquals(new LogEntry(2, 5, 6, LogOp.PUT, AckPolicy.NONE, DIGEST, image), d);
     }
 
     @Test
@@ -88,7 +98,7 @@ class LogEntryTest {
     @Test
     void unknownVersionFails() {
         byte[] encoded = new LogEntry(1, 5, 6, LogOp.PUT, DIGEST, new byte[] {1}).encode();
-        for (int version : new int[] {0, 2, 255}) {
+        for (int version : new int[] {0, 3, 255}) {
             encoded[0] = (byte) version;
             Verify.VerifyException e = assertThrows(Verify.VerifyException.class, () -> LogEntry.decode(encoded));
             assertTrue(e.getMessage().contains("version " + version), e.getMessage());

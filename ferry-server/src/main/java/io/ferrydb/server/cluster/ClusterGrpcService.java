@@ -12,7 +12,12 @@ import io.ferrydb.proto.ClusterStatusRequest;
 import io.ferrydb.proto.ClusterStatusResponse;
 import io.ferrydb.proto.DecommissionRequest;
 import io.ferrydb.proto.DecommissionResponse;
+import io.ferrydb.core.loss.LossRecord;
+import io.ferrydb.core.store.RecordStore;
 import io.ferrydb.proto.FerryClusterGrpc;
+import io.ferrydb.proto.LossEntry;
+import io.ferrydb.proto.LossesRequest;
+import io.ferrydb.proto.LossesResponse;
 import io.ferrydb.proto.NamespaceRouting;
 import io.ferrydb.proto.PartitionMapRequest;
 import io.ferrydb.proto.PartitionMapResponse;
@@ -39,9 +44,38 @@ public final class ClusterGrpcService extends FerryClusterGrpc.FerryClusterImplB
     private static final long CONTROL_TIMEOUT_MS = 10_000;
 
     private final Supplier<NodeCluster> cluster;
+    private final String nodeId;
+    private final RecordStore store;
 
-    public ClusterGrpcService(Supplier<NodeCluster> cluster) {
+    public ClusterGrpcService(Supplier<NodeCluster> cluster, String nodeId, RecordStore store) {
         this.cluster = cluster;
+        this.nodeId = nodeId;
+        this.store = store;
+    }
+
+    /** This node's loss ledger (answered before the node has joined, too). */
+    @Override
+    public void losses(LossesRequest request, StreamObserver<LossesResponse> out) {
+        if (request.getSinceMs() < 0) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription("since_ms must be >= 0, got " + request.getSinceMs()).asRuntimeException());
+            return;
+        }
+        LossesResponse.Builder r = LossesResponse.newBuilder().setNodeId(nodeId);
+        for (LossRecord l : store.losses()) {
+            if ((!request.getNamespace().isEmpty() && !request.getNamespace().equals(l.namespace())) || l.detectedAtMs() < request.getSinceMs()) {
+                continue;
+            }
+            LossEntry.Builder e = LossEntry.newBuilder().setId(l.id()).setNamespace(l.namespace()).setPartition(l.partition())
+                    .setEpoch(l.epoch()).setNewEpoch(l.newEpoch()).setFromLsn(l.fromLsn()).setToLsn(l.toLsn()).setCount(l.count())
+                    .setCertainty(l.certainty().name()).setKind(l.kind().name()).setDetectedBy(l.detectedBy())
+                    .setDetectedAtMs(l.detectedAtMs()).setDetail(l.detail());
+            for (io.ferrydb.api.Digest d : l.digests()) {
+                e.addDigests(ByteString.copyFrom(d.toBytes()));
+            }
+            r.addLosses(e);
+        }
+        out.onNext(r.build());
+        out.onCompleted();
     }
 
     private NodeCluster joined(StreamObserver<?> out) {

@@ -11,6 +11,8 @@ import io.ferrydb.proto.FerryMirrorGrpc;
 import io.ferrydb.proto.MirrorAck;
 import io.ferrydb.proto.MirrorAcks;
 import io.ferrydb.proto.MirrorBatch;
+import io.ferrydb.core.log.EpochStart;
+import io.ferrydb.core.loss.DivergentTail;
 import io.ferrydb.proto.MirrorCopy;
 import io.ferrydb.proto.MirrorMessage;
 import io.ferrydb.server.storage.GroupCommitter;
@@ -39,6 +41,8 @@ import java.util.concurrent.TimeUnit;
 public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MirrorReceiver.class);
 
+    private final String nodeId;
+    private final LossReporter losses;
     private final RecordStore store;
     private final GroupCommitter committer;
     private final MirrorPartition.Config config;
@@ -61,7 +65,10 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         }
     }
 
-    public MirrorReceiver(RecordStore store, GroupCommitter committer, MirrorPartition.Config config, MeterRegistry registry) {
+    public MirrorReceiver(String nodeId, RecordStore store, GroupCommitter committer, MirrorPartition.Config config,
+                          LossReporter losses, MeterRegistry registry) {
+        this.nodeId = nodeId;
+        this.losses = losses;
         this.store = store;
         this.committer = committer;
         this.config = config;
@@ -222,10 +229,15 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         for (com.google.protobuf.ByteString r : c.getRecordsList()) {
             records.add(r.toByteArray());
         }
+        List<EpochStart> starts = new ArrayList<>(c.getEpochStartsCount());
+        for (io.ferrydb.proto.EpochStart s : c.getEpochStartsList()) {
+            starts.add(new EpochStart(s.getEpoch(), s.getStartLsn(), s.getCacheLost()));
+        }
         Held h = held(c.getNamespace(), c.getPartition());
         synchronized (h) {
-            store.replacePartition(c.getNamespace(), c.getPartition(),
-                    new RecordStore.PartitionSnapshot((int) c.getEpoch(), c.getThroughLsn(), c.getLastHlc(), records));
+            DivergentTail.Accounting tail = store.replacePartition(c.getNamespace(), c.getPartition(),
+                    new RecordStore.PartitionSnapshot((int) c.getEpoch(), c.getThroughLsn(), c.getLastHlc(), records, starts), nodeId);
+            losses.recorded(tail);
             committer.asyncWritten();
             Held fresh = new Held(new MirrorPartition(c.getNamespace(), c.getPartition(), c.getEpoch(), c.getThroughLsn(), config));
             fresh.replyTo = out;

@@ -22,6 +22,7 @@ import io.ferrydb.proto.FerryMirrorGrpc;
 import io.ferrydb.proto.MirrorAck;
 import io.ferrydb.proto.MirrorAcks;
 import io.ferrydb.proto.MirrorBatch;
+import io.ferrydb.core.log.EpochStart;
 import io.ferrydb.proto.MirrorCopy;
 import io.ferrydb.proto.MirrorMessage;
 import io.grpc.ManagedChannel;
@@ -429,6 +430,9 @@ public final class Replication implements AutoCloseable {
                 .setThroughLsn(snap.lastLsn()).setLastHlc(snap.lastHlc());
         for (byte[] rec : snap.records()) {
             c.addRecords(ByteString.copyFrom(rec));
+        }
+        for (EpochStart s : snap.epochStarts()) {
+            c.addEpochStarts(io.ferrydb.proto.EpochStart.newBuilder().setEpoch(s.epoch()).setStartLsn(s.startLsn()).setCacheLost(s.cacheLost()));
         }
         copiesSent.increment();
         copiesInFlight.put(key(ns, p) + "@" + mirror, System.currentTimeMillis());
