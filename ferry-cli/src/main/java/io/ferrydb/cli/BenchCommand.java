@@ -1,5 +1,6 @@
 package io.ferrydb.cli;
 
+import io.ferrydb.api.CommitLevel;
 import io.ferrydb.api.Durability;
 import io.ferrydb.client.FerryClient;
 import picocli.CommandLine.Command;
@@ -44,6 +45,8 @@ final class BenchCommand implements Callable<Integer> {
     Duration warmup;
     @Option(names = "--durability", defaultValue = "ASYNC", description = "SYNC or ASYNC (default: ${DEFAULT-VALUE}).")
     Durability durability;
+    @Option(names = "--commit-level", description = "MASTER or ALL: whether a write waits for the partition's mirrors (default: the namespace's).")
+    CommitLevel commitLevel;
     @Option(names = "--preload", description = "Write every key once before measuring, so reads find records.")
     boolean preload;
     @Option(names = "--seed", defaultValue = "42")
@@ -52,7 +55,7 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         LoadGenerator.Settings s = new LoadGenerator.Settings(namespace, set, threads, inflight, keys, distribution, hotKeyRatio,
-                valueSize, readRatio, duration.toMillis(), warmup.toMillis(), durability, seed);
+                valueSize, readRatio, duration.toMillis(), warmup.toMillis(), durability, commitLevel, seed);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (FerryClient c = client.connect()) {

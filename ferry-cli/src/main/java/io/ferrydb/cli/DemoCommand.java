@@ -138,7 +138,7 @@ final class DemoCommand implements Callable<Integer> {
             say(out, "running a %d s mixed workload (50%% reads, ASYNC writes, 100-byte values, 64 in flight; a cold JVM"
                     + " hosting %d nodes, see docs/BENCHMARKS.md for warmed-up figures)...", seconds, nodes);
             LoadGenerator.Settings s = new LoadGenerator.Settings("test", "demo", 2, 64, 10_000, LoadGenerator.Distribution.UNIFORM,
-                    0, 100, 0.5, seconds * 1000L, 500, Durability.ASYNC, 7);
+                    0, 100, 0.5, seconds * 1000L, 500, Durability.ASYNC, null, 7);
             LoadGenerator.preload(c, s, line -> { });
             Map<String, Object> bench = new LoadGenerator(c, s).run(i -> { });
             if (!json) {

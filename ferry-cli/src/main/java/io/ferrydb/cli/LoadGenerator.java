@@ -1,5 +1,6 @@
 package io.ferrydb.cli;
 
+import io.ferrydb.api.CommitLevel;
 import io.ferrydb.api.Durability;
 import io.ferrydb.api.ErrorCode;
 import io.ferrydb.api.FerryException;
@@ -33,7 +34,7 @@ final class LoadGenerator {
 
     record Settings(String namespace, String set, int threads, int inflight, long keys, Distribution distribution,
                     double hotKeyRatio, int valueSize, double readRatio, long durationMs, long warmupMs,
-                    Durability durability, long seed) {
+                    Durability durability, CommitLevel commitLevel, long seed) {
         Settings {
             require(threads >= 1, "--threads must be >= 1, got %d", threads);
             require(inflight >= threads, "--inflight must be >= --threads (%d), got %d", threads, inflight);
@@ -174,7 +175,7 @@ final class LoadGenerator {
         private final KeyChooser keys;
         private final AtomicBoolean stop;
         private final CountDownLatch finished;
-        private final WritePolicy policy = WritePolicy.DEFAULT.withDurability(s.durability());
+        private final WritePolicy policy = WritePolicy.DEFAULT.withDurability(s.durability()).withCommitLevel(s.commitLevel());
         private final Map<String, Object> bins = Map.of("v", value);
         private long t0;
         private boolean read;
