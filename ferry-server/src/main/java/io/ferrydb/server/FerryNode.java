@@ -142,7 +142,7 @@ public final class FerryNode implements AutoCloseable {
         mirrorReceiver = new MirrorReceiver(config.nodeId, store, committer, new MirrorPartition.Config(MIRROR_CACHE_ENTRIES, MIRROR_FLUSH_MS),
                 new io.ferrydb.server.mirror.LossReporter(registry), registry);
         replication = new Replication(config.nodeId, store, new PartitionReplicator.Config(MIRROR_BATCH_ENTRIES, MIRROR_BUFFER_ENTRIES,
-                MIRROR_RESEND_MS), registry);
+                MIRROR_RESEND_MS), config.forcedResyncPath(), config.syncRateBytesPerSecond, config.changeTrackingMaxKeys, registry);
         handler.replication(replication);
         // Until the node has joined and holds master leases it serves nothing.
         handler.gate((namespace, partition) -> {

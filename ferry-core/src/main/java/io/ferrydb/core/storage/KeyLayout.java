@@ -19,6 +19,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *      value: i32 epoch | i64 lastLsn | i64 lastHlc
  * meta epoch starts: 'E' | u8 nsLen | ns | u16 partition (value: EpochStart list)
  * meta loss ledger:  'L' | i64 id (value: LossRecord)
+ * meta change tracking: 'S' | u8 nsLen | ns | u16 partition (since LSN, bound, overflowed);
+ *      tracked digests 'T' | u8 nsLen | ns | u16 partition | digest[20] (empty value)
  * </pre>
  * Data and log keys start with a fixed 6-byte partition prefix, so RocksDB can bucket
  * its memtables by partition (a hash of small skiplists instead of one large one).
@@ -33,6 +35,8 @@ public final class KeyLayout {
     private static final byte META_PARTITION = 'P';
     private static final byte META_EPOCH_STARTS = 'E';
     private static final byte META_LOSS = 'L';
+    private static final byte META_TRACKING = 'S';
+    private static final byte META_TRACKED = 'T';
     private static final Map<String, byte[]> NS_CODES = new ConcurrentHashMap<>();
 
     /** The namespace's 4-byte code (a copy). */
@@ -123,6 +127,31 @@ public final class KeyLayout {
         byte[] k = metaPartitionKey(ns, partition);
         k[0] = META_EPOCH_STARTS;
         return k;
+    }
+
+    /** A partition's change tracking (since LSN, bound, overflowed): 'S' | u8 nsLen | ns | u16 partition. */
+    public static byte[] metaTrackingKey(String ns, int partition) {
+        byte[] k = metaPartitionKey(ns, partition);
+        k[0] = META_TRACKING;
+        return k;
+    }
+
+    /** Tracked digests of a partition: 'T' | u8 nsLen | ns | u16 partition | digest[20]. */
+    public static byte[] trackedPrefix(String ns, int partition) {
+        byte[] k = metaPartitionKey(ns, partition);
+        k[0] = META_TRACKED;
+        return k;
+    }
+
+    public static byte[] trackedKey(String ns, int partition, Digest digest) {
+        byte[] prefix = trackedPrefix(ns, partition);
+        byte[] k = Arrays.copyOf(prefix, prefix.length + 20);
+        digest.copyTo(k, prefix.length);
+        return k;
+    }
+
+    public static Digest digestOfTrackedKey(byte[] key) {
+        return Digest.wrap(Arrays.copyOfRange(key, key.length - 20, key.length));
     }
 
     /** All loss-ledger records: 'L' | i64 id (big-endian, so they list in id order). */

@@ -100,6 +100,8 @@ public final class RecordStore {
         int epochAtOpen = INITIAL_EPOCH;
         /** Where recent epochs began in this partition's log (persisted in meta). */
         List<EpochStart> epochStarts = List.of();
+        /** Digests changed since a mirror went away (persisted in meta), or null when not tracking. */
+        Tracking tracking;
 
         PartitionState(long order, int partition) {
             this.order = order;
@@ -114,6 +116,23 @@ public final class RecordStore {
             lock.unlock();
         }
     }
+
+    /** Change tracking of one partition: the digests written since {@code sinceLsn}, up to {@code maxKeys}. */
+    private static final class Tracking {
+        final long sinceLsn;
+        final int maxKeys;
+        boolean overflowed;
+        final java.util.Set<Digest> keys = new java.util.HashSet<>();
+
+        Tracking(long sinceLsn, int maxKeys, boolean overflowed) {
+            this.sinceLsn = sinceLsn;
+            this.maxKeys = maxKeys;
+            this.overflowed = overflowed;
+        }
+    }
+
+    /** What a partition's change tracking holds: since which LSN, how many digests, and whether it gave up (too many). */
+    public record TrackingInfo(long sinceLsn, int keys, int maxKeys, boolean overflowed) {}
 
     private RecordStore(Storage storage, Clock clock, HybridLogicalClock hlc, Collection<NamespaceConfig> configs) {
         this.storage = storage;
@@ -193,6 +212,17 @@ public final class RecordStore {
                 byte[] starts = storage.get(Column.META, KeyLayout.metaEpochStartsKey(ns, ps.partition));
                 if (starts != null) {
                     ps.epochStarts = EpochStart.decode(starts);
+                }
+                byte[] tracking = storage.get(Column.META, KeyLayout.metaTrackingKey(ns, ps.partition));
+                if (tracking != null) {
+                    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(tracking);
+                    ps.tracking = new Tracking(b.getLong(), b.getInt(), b.get() == 1);
+                    byte[] tp = KeyLayout.trackedPrefix(ns, ps.partition);
+                    try (Cursor c = storage.scan(Column.META, tp, KeyLayout.prefixEnd(tp))) {
+                        while (c.next()) {
+                            ps.tracking.keys.add(KeyLayout.digestOfTrackedKey(c.key()));
+                        }
+                    }
                 }
             }
         }
@@ -359,6 +389,7 @@ public final class RecordStore {
         long lsn = ps.stagedLsn + 1;
         LogEntry entry = new LogEntry(ps.epoch, lsn, ts, op, ack, digest, image);
         stageEntry(ns, ps, entry, removeData, batch);
+        track(ns, ps, digest, batch);
         return entry;
     }
 
@@ -496,43 +527,10 @@ public final class RecordStore {
      * {@code node} names this node in the ledger.
      */
     public DivergentTail.Accounting replacePartition(String ns, int partition, PartitionSnapshot snapshot, String node) {
-        checkPartition(partition);
-        NamespaceState nss = state(ns);
-        PartitionState ps = nss.partitions[partition];
-        byte[] prefix = KeyLayout.partitionPrefix(ns, partition);
-        ps.lock();
-        try {
-            Batch batch = new Batch();
-            DivergentTail.Accounting accounting = divergentTail(ns, ps, snapshot, node);
-            for (LossRecord r : accounting.records()) {
-                batch.put(Column.META, KeyLayout.lossKey(r.id()), r.encode());
-            }
-            deleteAll(Column.DATA, prefix, batch);
-            deleteAll(Column.LOG, prefix, batch);
-            for (byte[] encoded : snapshot.records()) {
-                StoredRecord r = RecordCodec.decode(encoded);
-                Key key = r.key(ns);
-                Verify.that(key.partition() == partition, "record of partition %d in a copy of %s/%d", key.partition(), ns, partition);
-                batch.put(Column.DATA, KeyLayout.dataKey(ns, key.digest()), encoded);
-            }
-            batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition),
-                    KeyLayout.metaPartitionValue(snapshot.epoch(), snapshot.lastLsn(), snapshot.lastHlc()));
-            batch.put(Column.META, KeyLayout.metaEpochStartsKey(ns, partition), EpochStart.encode(snapshot.epochStarts()));
-            storage.write(batch);
-            nextLossId += accounting.records().size();
-            ps.epochStarts = snapshot.epochStarts();
-            ps.epoch = snapshot.epoch();
-            ps.lastLsn = snapshot.lastLsn();
-            ps.stagedLsn = snapshot.lastLsn();
-            ps.firstLsn = snapshot.lastLsn() + 1;
-            ps.logEntries = 0;
-            ps.logBytes = 0;
-            ps.lastHlc = snapshot.lastHlc();
-            hlc.update(snapshot.lastHlc());
-            return accounting;
-        } finally {
-            ps.unlock();
-        }
+        DivergentTail.Accounting accounting = beginSync(ns, partition, true, snapshot.epoch(), snapshot.lastLsn(), snapshot.epochStarts(), node);
+        applySyncRecords(ns, partition, snapshot.records(), List.of());
+        finishSync(ns, partition, snapshot.epoch(), snapshot.lastLsn(), snapshot.lastHlc(), snapshot.epochStarts());
+        return accounting;
     }
 
     /**
@@ -561,6 +559,259 @@ public final class RecordStore {
             return DivergentTail.account(ns, ps.partition, tail, start, node, clock.wallMillis(), nextLossId);
         }
         return new DivergentTail.Accounting(List.of(), 0);
+    }
+
+    // ---- change tracking (master side, while a mirror is away) ----------------------
+
+    /**
+     * Starts recording the digests written to the partition from {@code sinceLsn} on,
+     * durably (a key per digest in meta, in the same batch as the write) and at most
+     * {@code maxKeys} of them: past that it marks itself overflowed (a resync must copy)
+     * and stops adding. Digests already logged from {@code sinceLsn} are added now.
+     * Tracking already running from an earlier LSN is kept.
+     */
+    public void startTracking(String ns, int partition, long sinceLsn, int maxKeys) {
+        checkPartition(partition);
+        Verify.that(maxKeys >= 1, "maxKeys must be >= 1, got %d", maxKeys);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            if (ps.tracking != null && ps.tracking.sinceLsn <= sinceLsn) {
+                return;
+            }
+            Batch batch = new Batch();
+            if (ps.tracking != null) {
+                clearTracked(ns, ps, batch);
+            }
+            long from = Math.max(1, sinceLsn);
+            boolean covered = from >= ps.firstLsn || from > ps.lastLsn;
+            ps.tracking = new Tracking(from, maxKeys, !covered);
+            if (covered) {
+                for (LogEntry e : readLog(ns, partition, from, Integer.MAX_VALUE)) {
+                    track(ns, ps, e.digest(), batch);
+                }
+            }
+            batch.put(Column.META, KeyLayout.metaTrackingKey(ns, partition), trackingValue(ps.tracking));
+            storage.write(batch);
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /** Stops tracking the partition (every mirror is back in sync) and forgets its digests. */
+    public void stopTracking(String ns, int partition) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            if (ps.tracking == null) {
+                return;
+            }
+            Batch batch = new Batch();
+            clearTracked(ns, ps, batch);
+            storage.write(batch);
+            ps.tracking = null;
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    public TrackingInfo tracking(String ns, int partition) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            Tracking t = ps.tracking;
+            return t == null ? null : new TrackingInfo(t.sinceLsn, t.keys.size(), t.maxKeys, t.overflowed);
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    private void clearTracked(String ns, PartitionState ps, Batch batch) {
+        for (Digest d : ps.tracking.keys) {
+            batch.delete(Column.META, KeyLayout.trackedKey(ns, ps.partition, d));
+        }
+        batch.delete(Column.META, KeyLayout.metaTrackingKey(ns, ps.partition));
+    }
+
+    /** Adds a written digest to the partition's tracking, if it tracks. Caller holds the lock. */
+    private void track(String ns, PartitionState ps, Digest digest, Batch batch) {
+        Tracking t = ps.tracking;
+        if (t == null || t.overflowed || t.keys.contains(digest)) {
+            return;
+        }
+        if (t.keys.size() >= t.maxKeys) {
+            t.overflowed = true;
+            batch.put(Column.META, KeyLayout.metaTrackingKey(ns, ps.partition), trackingValue(t));
+            return;
+        }
+        t.keys.add(digest);
+        batch.put(Column.META, KeyLayout.trackedKey(ns, ps.partition, digest), new byte[0]);
+    }
+
+    private static byte[] trackingValue(Tracking t) {
+        return java.nio.ByteBuffer.allocate(13).putLong(t.sinceLsn).putInt(t.maxKeys).put((byte) (t.overflowed ? 1 : 0)).array();
+    }
+
+    /**
+     * The current state of every tracked digest, consistent at the partition's last LSN:
+     * stored records (tombstones too) and the digests with nothing stored any more. The
+     * source of a resync by tracked keys; null when the partition does not track from
+     * {@code neededFromLsn} or gave up.
+     */
+    public TrackedSnapshot snapshotTracked(String ns, int partition, long neededFromLsn) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            Tracking t = ps.tracking;
+            if (t == null || t.overflowed || t.sinceLsn > neededFromLsn) {
+                return null;
+            }
+            List<byte[]> records = new ArrayList<>();
+            List<Digest> gone = new ArrayList<>();
+            for (Digest d : new java.util.TreeSet<>(t.keys)) {
+                byte[] v = storage.get(Column.DATA, KeyLayout.dataKey(ns, d));
+                if (v == null) {
+                    gone.add(d);
+                } else {
+                    records.add(v);
+                }
+            }
+            return new TrackedSnapshot(new PartitionSnapshot(ps.epoch, ps.lastLsn, ps.lastHlc, records, ps.epochStarts), gone);
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /** A resync by tracked keys: the records to write and the digests to delete. */
+    public record TrackedSnapshot(PartitionSnapshot snapshot, List<Digest> gone) {
+        public TrackedSnapshot {
+            gone = List.copyOf(gone);
+        }
+    }
+
+    /**
+     * The epoch this node's log holds at {@code lsn}: the entry's own epoch while the log
+     * reaches back there, else from the partition's epoch starts; 0 when unknown.
+     */
+    public long epochAt(String ns, int partition, long lsn) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        byte[] entry = storage.get(Column.LOG, KeyLayout.logKey(ns, partition, lsn));
+        if (entry != null) {
+            return LogEntry.decode(entry).epoch();
+        }
+        ps.lock();
+        try {
+            return lsn >= 1 && lsn <= ps.lastLsn ? EpochStart.epochAt(ps.epochStarts, lsn) : 0;
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /** Stored records of the partition (tombstones included): what a copy would ship. */
+    public long countRecords(String ns, int partition) {
+        checkPartition(partition);
+        state(ns);
+        byte[] prefix = KeyLayout.partitionPrefix(ns, partition);
+        long n = 0;
+        try (Cursor c = storage.scan(Column.DATA, prefix, KeyLayout.prefixEnd(prefix))) {
+            while (c.next()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    // ---- mirror side of a sync in chunks ---------------------------------------------
+
+    /**
+     * A mirror starts receiving a sync: a full copy drops its data and log (after
+     * accounting for its divergent tail, as {@link #replacePartition}); a tracked-keys
+     * sync keeps its data and drops only its log. Until {@link #finishSync} the
+     * partition claims no LSN (last LSN 0), so a crash in between makes the next resync
+     * start over.
+     */
+    public DivergentTail.Accounting beginSync(String ns, int partition, boolean fullCopy, int masterEpoch, long masterLastLsn,
+                                              List<EpochStart> masterStarts, String node) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        byte[] prefix = KeyLayout.partitionPrefix(ns, partition);
+        ps.lock();
+        try {
+            Batch batch = new Batch();
+            DivergentTail.Accounting accounting = fullCopy
+                    ? divergentTail(ns, ps, new PartitionSnapshot(masterEpoch, masterLastLsn, 0, List.of(), masterStarts), node)
+                    : new DivergentTail.Accounting(List.of(), 0);
+            for (LossRecord r : accounting.records()) {
+                batch.put(Column.META, KeyLayout.lossKey(r.id()), r.encode());
+            }
+            if (fullCopy) {
+                deleteAll(Column.DATA, prefix, batch);
+            }
+            deleteAll(Column.LOG, prefix, batch);
+            batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(ps.epoch, 0, ps.lastHlc));
+            storage.write(batch);
+            nextLossId += accounting.records().size();
+            ps.lastLsn = 0;
+            ps.stagedLsn = 0;
+            ps.firstLsn = 1;
+            ps.logEntries = 0;
+            ps.logBytes = 0;
+            return accounting;
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /** Writes records (stored encodings) and deletes digests of a sync in progress. */
+    public void applySyncRecords(String ns, int partition, List<byte[]> records, List<Digest> gone) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            Batch batch = new Batch();
+            for (byte[] encoded : records) {
+                StoredRecord r = RecordCodec.decode(encoded);
+                Key key = r.key(ns);
+                Verify.that(key.partition() == partition, "record of partition %d in a sync of %s/%d", key.partition(), ns, partition);
+                batch.put(Column.DATA, KeyLayout.dataKey(ns, key.digest()), encoded);
+            }
+            for (Digest d : gone) {
+                Verify.that(d.partition() == partition, "digest of partition %d in a sync of %s/%d", d.partition(), ns, partition);
+                batch.delete(Column.DATA, KeyLayout.dataKey(ns, d));
+            }
+            if (!batch.isEmpty()) {
+                storage.write(batch);
+            }
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /** The sync is complete: the partition is the master's through {@code lastLsn}; its log resumes after it. */
+    public void finishSync(String ns, int partition, int epoch, long lastLsn, long lastHlc, List<EpochStart> starts) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            storage.write(new Batch()
+                    .put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(epoch, lastLsn, lastHlc))
+                    .put(Column.META, KeyLayout.metaEpochStartsKey(ns, partition), EpochStart.encode(starts)));
+            ps.epoch = epoch;
+            ps.epochStarts = List.copyOf(starts);
+            ps.lastLsn = lastLsn;
+            ps.stagedLsn = lastLsn;
+            ps.firstLsn = lastLsn + 1;
+            ps.logEntries = 0;
+            ps.logBytes = 0;
+            ps.lastHlc = Math.max(ps.lastHlc, lastHlc);
+            hlc.update(lastHlc);
+        } finally {
+            ps.unlock();
+        }
     }
 
     /** The loss ledger kept on this node, oldest first. */

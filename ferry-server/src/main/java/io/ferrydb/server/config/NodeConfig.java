@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.ferrydb.api.CommitLevel;
 import io.ferrydb.api.Durability;
 import io.ferrydb.api.FerryException;
+import io.ferrydb.core.mirror.ResyncPath;
 import io.ferrydb.core.namespace.NamespaceConfig;
 
 import java.io.IOException;
@@ -63,6 +64,17 @@ public final class NodeConfig {
     public long leaseMs = 1000;
     /** A node silent this long is declared failed (must exceed the lease with margin for clock drift). */
     public long failureTimeoutMs = 1500;
+    /** Sync (clone, resync, handoff) traffic a master sends, bytes per second for all its syncs together; 0: unlimited. */
+    public long syncRateBytesPerSecond = 64L * 1024 * 1024;
+    /** Digests a master tracks per partition while a mirror is away; past this its resync copies the partition. */
+    public int changeTrackingMaxKeys = 100_000;
+    /** AUTO chooses the cheapest sufficient resync path; LOG, TRACKED or COPY try that one first (benchmarks, tests). */
+    public String resyncPath = "AUTO";
+
+    /** The resync path to try first, or null for AUTO. */
+    public ResyncPath forcedResyncPath() {
+        return "AUTO".equals(resyncPath) ? null : ResyncPath.valueOf(resyncPath);
+    }
 
     public static final class NamespaceYaml {
         public String name = "test";
@@ -153,6 +165,9 @@ public final class NodeConfig {
         require(leaseMs > 2 * heartbeatIntervalMs, "lease-ms (%d) must exceed two heartbeat intervals (%d)", leaseMs, 2 * heartbeatIntervalMs);
         require(failureTimeoutMs * 0.9 > leaseMs * 1.1,
                 "failure-timeout-ms (%d) must exceed lease-ms (%d) by the clock-drift margin (x1.22)", failureTimeoutMs, leaseMs);
+        require(syncRateBytesPerSecond >= 0, "sync-rate-bytes-per-second must be >= 0 (0: unlimited), got %d", syncRateBytesPerSecond);
+        require(resyncPath != null && resyncPath.matches("AUTO|LOG|TRACKED|COPY"), "resync-path must be AUTO, LOG, TRACKED or COPY, got '%s'", resyncPath);
+        require(changeTrackingMaxKeys >= 1, "change-tracking-max-keys must be >= 1, got %d", changeTrackingMaxKeys);
         require(namespaces != null && !namespaces.isEmpty(), "namespaces must list at least one namespace");
         List<String> names = new ArrayList<>();
         for (int i = 0; i < namespaces.size(); i++) {

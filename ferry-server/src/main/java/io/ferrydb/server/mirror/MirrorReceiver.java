@@ -11,8 +11,9 @@ import io.ferrydb.proto.FerryMirrorGrpc;
 import io.ferrydb.proto.MirrorAck;
 import io.ferrydb.proto.MirrorAcks;
 import io.ferrydb.proto.MirrorBatch;
+import io.ferrydb.api.Digest;
 import io.ferrydb.core.log.EpochStart;
-import io.ferrydb.core.loss.DivergentTail;
+import io.ferrydb.proto.SyncKind;
 import io.ferrydb.proto.MirrorCopy;
 import io.ferrydb.proto.MirrorMessage;
 import io.ferrydb.server.storage.GroupCommitter;
@@ -104,7 +105,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                 MirrorAcks.Builder acks = MirrorAcks.newBuilder();
                 try {
                     if (m.hasCopy()) {
-                        copy(m.getCopy(), out);
+                        sync(m.getCopy(), out);
                     }
                     for (MirrorBatch b : m.getBatchesList()) {
                         MirrorReply r = batch(b, out);
@@ -148,6 +149,9 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
 
     private MirrorReply batch(MirrorBatch b, StreamObserver<MirrorAcks> out) {
         batches.increment();
+        if (syncing.contains(key(b.getNamespace(), b.getPartition()))) {
+            return null; // a sync is rewriting the partition; the master streams again after it
+        }
         List<LogEntry> entries = new ArrayList<>(b.getEntriesCount());
         for (com.google.protobuf.ByteString e : b.getEntriesList()) {
             entries.add(LogEntry.decode(e.toByteArray()));
@@ -222,36 +226,107 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         return done.reply();
     }
 
-    /** Replaces the partition now; acknowledges with the group committer's next fsync (shared by many copies). */
-    private void copy(MirrorCopy c, StreamObserver<MirrorAcks> out) {
+    /** Partitions a sync is writing: batches for them are ignored until its last chunk. */
+    private final java.util.Set<String> syncing = ConcurrentHashMap.newKeySet();
+    /** The master's epoch starts of each sync in progress (they come with its first chunk). */
+    private final Map<String, List<EpochStart>> syncStarts = new ConcurrentHashMap<>();
+
+    /**
+     * One message of a sync: a probe (answer what the store holds), or a chunk to apply
+     * (the first of a copy truncates and accounts for a divergent tail; a tracked-keys
+     * sync keeps the records and drops the log; a log replay appends). Each chunk is
+     * acknowledged so the master sends the next; the last one installs the master's
+     * position and is acknowledged after an fsync. A chunk that cannot be applied is
+     * answered with why, and the master escalates.
+     */
+    private void sync(MirrorCopy c, StreamObserver<MirrorAcks> out) {
+        String ns = c.getNamespace();
+        int p = c.getPartition();
+        String k = key(ns, p);
+        MirrorAck.Builder ack = MirrorAck.newBuilder().setNamespace(ns).setPartition(p).setEpoch(c.getEpoch()).setSession(c.getSession());
+        if (c.getKind() == SyncKind.PROBE) {
+            syncing.add(k);
+            Held h = partitions.remove(k);
+            if (h != null) {
+                caching.remove(h);
+            }
+            PartitionInfo info = store.partitionInfo(ns, p);
+            long last = info.lastLsn();
+            ack.setProbe(true).setEpoch(info.epoch()).setCommittedLsn(last).setCacheStartLsn(last + 1).setCacheEndLsn(last)
+                    .setLastEntryEpoch(last == 0 ? 0 : store.epochAt(ns, p, last)).setHasRecords(store.countRecords(ns, p) > 0);
+            send(out, MirrorAcks.newBuilder().addAcks(ack).build());
+            return;
+        }
+        try {
+            switch (c.getKind()) {
+                case LOG -> {
+                    List<LogEntry> entries = new ArrayList<>(c.getEntriesCount());
+                    for (com.google.protobuf.ByteString e : c.getEntriesList()) {
+                        entries.add(LogEntry.decode(e.toByteArray()));
+                    }
+                    long at = store.partitionInfo(ns, p).lastLsn();
+                    if (!entries.isEmpty() && entries.get(0).lsn() != at + 1) {
+                        throw new IllegalStateException("log replay chunk starts at lsn " + entries.get(0).lsn() + " but this replica is at " + at);
+                    }
+                    if (!entries.isEmpty()) {
+                        store.applyReplicated(ns, p, entries);
+                    }
+                }
+                case COPY, TRACKED -> {
+                    if (c.getSeq() == 0) {
+                        List<EpochStart> starts = new ArrayList<>(c.getEpochStartsCount());
+                        for (io.ferrydb.proto.EpochStart s : c.getEpochStartsList()) {
+                            starts.add(new EpochStart(s.getEpoch(), s.getStartLsn(), s.getCacheLost()));
+                        }
+                        syncStarts.put(k, starts);
+                        losses.recorded(store.beginSync(ns, p, c.getKind() == SyncKind.COPY, (int) c.getEpoch(), c.getThroughLsn(), starts, nodeId));
+                    } else if (!syncStarts.containsKey(k)) {
+                        throw new IllegalStateException("chunk " + c.getSeq() + " of a sync whose first chunk this replica did not apply");
+                    }
+                    List<byte[]> records = new ArrayList<>(c.getRecordsCount());
+                    for (com.google.protobuf.ByteString r : c.getRecordsList()) {
+                        records.add(r.toByteArray());
+                    }
+                    List<Digest> gone = new ArrayList<>(c.getGoneCount());
+                    for (com.google.protobuf.ByteString d : c.getGoneList()) {
+                        gone.add(Digest.wrap(d.toByteArray()));
+                    }
+                    store.applySyncRecords(ns, p, records, gone);
+                    if (c.getLast()) {
+                        store.finishSync(ns, p, (int) c.getEpoch(), c.getThroughLsn(), c.getLastHlc(), syncStarts.remove(k));
+                    }
+                }
+                default -> throw new IllegalStateException("unknown sync kind " + c.getKind());
+            }
+        } catch (RuntimeException e) {
+            LOG.info("sync chunk {} of {} ({}) not applied: {}", c.getSeq(), k, c.getKind(), e.getMessage());
+            syncStarts.remove(k);
+            send(out, MirrorAcks.newBuilder().addAcks(ack.setSyncFailed(String.valueOf(e.getMessage()))).build());
+            return;
+        }
+        committer.asyncWritten();
+        if (!c.getLast()) {
+            send(out, MirrorAcks.newBuilder().addAcks(ack.setChunkSeq(c.getSeq() + 1)).build());
+            return;
+        }
         copies.increment();
-        List<byte[]> records = new ArrayList<>(c.getRecordsCount());
-        for (com.google.protobuf.ByteString r : c.getRecordsList()) {
-            records.add(r.toByteArray());
+        PartitionInfo info = store.partitionInfo(ns, p);
+        if (info.lastLsn() != c.getThroughLsn()) {
+            send(out, MirrorAcks.newBuilder().addAcks(ack.setSyncFailed("after the last chunk this replica is at lsn " + info.lastLsn()
+                    + ", not " + c.getThroughLsn())).build());
+            return;
         }
-        List<EpochStart> starts = new ArrayList<>(c.getEpochStartsCount());
-        for (io.ferrydb.proto.EpochStart s : c.getEpochStartsList()) {
-            starts.add(new EpochStart(s.getEpoch(), s.getStartLsn(), s.getCacheLost()));
-        }
-        Held h = held(c.getNamespace(), c.getPartition());
-        synchronized (h) {
-            DivergentTail.Accounting tail = store.replacePartition(c.getNamespace(), c.getPartition(),
-                    new RecordStore.PartitionSnapshot((int) c.getEpoch(), c.getThroughLsn(), c.getLastHlc(), records, starts), nodeId);
-            losses.recorded(tail);
-            committer.asyncWritten();
-            Held fresh = new Held(new MirrorPartition(c.getNamespace(), c.getPartition(), c.getEpoch(), c.getThroughLsn(), config));
-            fresh.replyTo = out;
-            partitions.put(key(c.getNamespace(), c.getPartition()), fresh);
-        }
-        LOG.debug("copied {}/{} through lsn {} ({} records) from the master", c.getNamespace(), c.getPartition(), c.getThroughLsn(), records.size());
-        MirrorAck ack = MirrorAck.newBuilder().setNamespace(c.getNamespace()).setPartition(c.getPartition()).setEpoch(c.getEpoch())
-                .setCacheStartLsn(c.getThroughLsn() + 1).setCacheEndLsn(c.getThroughLsn()).setCommittedLsn(c.getThroughLsn())
-                .setCopied(true).build();
+        Held fresh = new Held(new MirrorPartition(ns, p, c.getEpoch(), c.getThroughLsn(), config));
+        fresh.replyTo = out;
+        partitions.put(k, fresh);
+        syncing.remove(k);
+        LOG.debug("synced {} through lsn {} by {} from the master", k, c.getThroughLsn(), c.getKind());
+        ack.setCacheStartLsn(c.getThroughLsn() + 1).setCacheEndLsn(c.getThroughLsn()).setCommittedLsn(c.getThroughLsn()).setCopied(true);
         committer.awaitDurable().whenComplete((v, e) -> {
             if (e == null) {
                 send(out, MirrorAcks.newBuilder().addAcks(ack).build());
             } else {
-                LOG.error("fsync after copying {}/{} failed", c.getNamespace(), c.getPartition(), e);
+                LOG.error("fsync after syncing {} failed", k, e);
             }
         });
     }
@@ -294,6 +369,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
      * caller makes it durable once for all partitions promoted together ({@link #sync}).
      */
     public boolean promote(String ns, int p) {
+        syncing.remove(key(ns, p));
         Held h = partitions.remove(key(ns, p));
         if (h == null) {
             return false;

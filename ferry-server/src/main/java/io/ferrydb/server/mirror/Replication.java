@@ -16,14 +16,13 @@ import io.ferrydb.core.log.LogEntry;
 import io.ferrydb.core.mirror.AckTriplet;
 import io.ferrydb.core.mirror.MirrorReply;
 import io.ferrydb.core.mirror.PartitionReplicator;
+import io.ferrydb.core.mirror.ResyncPath;
 import io.ferrydb.core.namespace.NamespaceConfig;
 import io.ferrydb.core.store.RecordStore;
 import io.ferrydb.proto.FerryMirrorGrpc;
 import io.ferrydb.proto.MirrorAck;
 import io.ferrydb.proto.MirrorAcks;
 import io.ferrydb.proto.MirrorBatch;
-import io.ferrydb.core.log.EpochStart;
-import io.ferrydb.proto.MirrorCopy;
 import io.ferrydb.proto.MirrorMessage;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -73,9 +72,8 @@ public final class Replication implements AutoCloseable {
     private final Map<Long, CompletableFuture<Void>> waiting = new ConcurrentHashMap<>();
     /** Syncs in progress: partition key + mirror → the ref to report when done. */
     private final Map<String, PartitionRef> syncs = new ConcurrentHashMap<>();
-    /** Copies sent and not yet acknowledged (partition key @ mirror → when sent): a lost one is sent again. */
-    private final Map<String, Long> copiesInFlight = new ConcurrentHashMap<>();
-    private static final long COPY_RETRY_MS = 5_000;
+    private final Resyncer resyncer;
+    private final int trackingMaxKeys;
     private final AtomicLong tokens = new AtomicLong();
     private final ScheduledExecutorService timer;
     private final java.util.concurrent.ExecutorService copier = Executors.newSingleThreadExecutor(r -> {
@@ -86,15 +84,31 @@ public final class Replication implements AutoCloseable {
     private volatile ClusterView view = ClusterView.EMPTY;
     private volatile SyncDone syncDone = ref -> { };
     private final Counter entriesSent;
-    private final Counter copiesSent;
     private final Counter resyncsNeeded;
 
-    public Replication(String nodeId, RecordStore store, PartitionReplicator.Config config, MeterRegistry registry) {
+    /**
+     * @param forcedPath      a resync path to try first (benchmarks, tests), or null to choose by cost
+     * @param syncBytesPerSec node-wide rate of sync traffic (0: unlimited)
+     * @param trackingMaxKeys digests tracked per partition while a mirror is away; past it a resync copies
+     */
+    public Replication(String nodeId, RecordStore store, PartitionReplicator.Config config, ResyncPath forcedPath, long syncBytesPerSec,
+                       int trackingMaxKeys, MeterRegistry registry) {
         this.nodeId = nodeId;
         this.store = store;
         this.config = config;
+        this.trackingMaxKeys = trackingMaxKeys;
         this.entriesSent = Counter.builder("ferry_mirror_entries_sent").description("changes streamed to mirrors").register(registry);
-        this.copiesSent = Counter.builder("ferry_mirror_copies_sent").description("partition copies sent (clone, resync, handoff)").register(registry);
+        this.resyncer = new Resyncer(nodeId, store, new Resyncer.Host() {
+            @Override
+            public PartitionReplicator replicator(String ns, int p) {
+                return replicators.get(key(ns, p));
+            }
+
+            @Override
+            public void send(String mirror, MirrorMessage m) {
+                link(mirror).send(m);
+            }
+        }, copier, forcedPath, syncBytesPerSec, registry);
         this.resyncsNeeded = Counter.builder("ferry_mirror_resyncs_needed").description("mirrors that fell out of the stream and needed a copy").register(registry);
         io.micrometer.core.instrument.Gauge.builder("ferry_mirror_waiting_acks", waiting, Map::size)
                 .description("client writes waiting for their commit level").register(registry);
@@ -145,11 +159,17 @@ public final class Replication implements AutoCloseable {
                         replicators.put(k, r);
                     }
                     List<Long> released;
+                    Map<String, AckTriplet> held;
                     synchronized (r) {
                         released = r.onView(e.epoch(), mirrors);
+                        held = r.mirrorHoldings();
                     }
+                    trackChanges(ns.name(), p, mirrors, held);
                     complete(released);
                 } else {
+                    if (tracked.remove(k)) {
+                        copier.execute(() -> store.stopTracking(ns.name(), pp(k)));
+                    }
                     PartitionReplicator r = replicators.remove(k);
                     if (r != null) {
                         List<Long> pending;
@@ -162,6 +182,39 @@ public final class Replication implements AutoCloseable {
             }
         }
         sendAll();
+    }
+
+    /** Partitions whose changes this master tracks (a mirror is away or catching up). */
+    private final Set<String> tracked = ConcurrentHashMap.newKeySet();
+
+    private static int pp(String key) {
+        return Integer.parseInt(key.substring(key.lastIndexOf('/') + 1));
+    }
+
+    /**
+     * While a mirror is ABSENT the master records the digests it changes, from the first
+     * LSN that mirror may lack (what it last reported durable + 1), so that its resync
+     * can ship each changed key once; when every mirror is IN_SYNC again it stops. Runs
+     * on the copy thread (seeding reads the log).
+     */
+    private void trackChanges(String ns, int p, Map<String, ReplicaState> mirrors, Map<String, AckTriplet> held) {
+        String k = key(ns, p);
+        long since = Long.MAX_VALUE;
+        boolean allInSync = true;
+        for (Map.Entry<String, ReplicaState> m : mirrors.entrySet()) {
+            if (m.getValue() == ReplicaState.ABSENT) {
+                AckTriplet h = held.get(m.getKey());
+                since = Math.min(since, h == null ? 1 : h.committedLsn() + 1);
+            }
+            allInSync &= m.getValue() == ReplicaState.IN_SYNC;
+        }
+        if (since != Long.MAX_VALUE) {
+            long from = since;
+            tracked.add(k);
+            copier.execute(() -> store.startTracking(ns, p, from, trackingMaxKeys));
+        } else if (allInSync && tracked.remove(k)) {
+            copier.execute(() -> store.stopTracking(ns, p));
+        }
     }
 
     // ---- writes ----
@@ -286,7 +339,7 @@ public final class Replication implements AutoCloseable {
         try {
             long now = System.currentTimeMillis();
             pruneSyncs();
-            retryCopies(now);
+            resyncer.tick(now);
             for (String k : active) {
                 PartitionReplicator r = replicators.get(k);
                 if (r == null) {
@@ -314,9 +367,16 @@ public final class Replication implements AutoCloseable {
     // ---- acknowledgements ----
 
     private void onAck(String mirror, MirrorAck a) {
+        if (a.getProbe() || a.getChunkSeq() > 0 || !a.getSyncFailed().isEmpty()) {
+            resyncer.onAck(mirror, a);
+            return;
+        }
         PartitionReplicator r = replicators.get(key(a.getNamespace(), a.getPartition()));
         if (r == null) {
             return;
+        }
+        if (a.getCopied() && resyncer.finished(mirror, a) == null) {
+            return; // the last chunk of a sync that was started over since
         }
         PartitionReplicator.Outcome o;
         List<PartitionReplicator.Send> sends;
@@ -331,7 +391,6 @@ public final class Replication implements AutoCloseable {
         }
         if (a.getCopied()) {
             String k = key(a.getNamespace(), a.getPartition()) + "@" + mirror;
-            copiesInFlight.remove(k);
             PartitionRef ref = syncs.remove(k);
             if (ref != null && o.needResync().isEmpty()) {
                 syncDone.done(ref);
@@ -352,47 +411,15 @@ public final class Replication implements AutoCloseable {
         // Off the caller's thread: the cluster member's loop also sends the heartbeats
         // that keep this node's leases, and a join can start thousands of copies.
         copier.execute(() -> {
-            if (syncs.get(k) == ref) {
-                startCopy(ref.namespace(), ref.partition(), ref.node());
+            if (syncs.get(k) == ref && !resyncer.inProgress(ref.namespace(), ref.partition(), ref.node())) {
+                resyncer.start(ref.namespace(), ref.partition(), ref.node());
             }
         });
     }
 
-    /** Copies (of syncs or of resyncs) unanswered for {@link #COPY_RETRY_MS} are sent again while still wanted. */
-    private void retryCopies(long now) {
-        for (Map.Entry<String, Long> e : copiesInFlight.entrySet()) {
-            if (now - e.getValue() < COPY_RETRY_MS) {
-                continue;
-            }
-            String k = e.getKey();
-            int at = k.lastIndexOf('@');
-            String partKey = k.substring(0, at);
-            String mirror = k.substring(at + 1);
-            PartitionReplicator r = replicators.get(partKey);
-            boolean wanted;
-            if (r == null) {
-                wanted = false;
-            } else {
-                synchronized (r) {
-                    wanted = r.syncing(mirror);
-                }
-            }
-            if (!wanted) {
-                copiesInFlight.remove(k, e.getValue());
-                continue;
-            }
-            copiesInFlight.put(k, now);
-            int slash = partKey.lastIndexOf('/');
-            String ns = partKey.substring(0, slash);
-            int p = Integer.parseInt(partKey.substring(slash + 1));
-            LOG.info("copy of {} to {} unanswered for {} ms: copying again", partKey, mirror, COPY_RETRY_MS);
-            copier.execute(() -> startCopy(ns, p, mirror));
-        }
-    }
-
     /**
      * Forgets syncs whose partition entry changed: the cluster member starts a sync for
-     * the new entry if it needs one. (Lost copies are sent again by {@link #retryCopies}.)
+     * the new entry if it needs one. (Unanswered syncs start over in {@link Resyncer#tick}.)
      */
     private void pruneSyncs() {
         ClusterView v = view;
@@ -407,36 +434,20 @@ public final class Replication implements AutoCloseable {
 
     private void resync(String ns, int p, Set<String> mirrors) {
         for (String m : mirrors) {
-            resyncsNeeded.increment();
-            copier.execute(() -> startCopy(ns, p, m));
+            if (!resyncer.inProgress(ns, p, m)) {
+                resyncsNeeded.increment();
+                resyncer.start(ns, p, m);
+            }
         }
     }
 
-    private void startCopy(String ns, int p, String mirror) {
-        PartitionReplicator r = replicators.get(key(ns, p));
-        if (r == null) {
-            // No replicator: this node masters the partition without mirrors in its view yet;
-            // create one on the next view. Report nothing: the member retries the sync.
-            LOG.debug("no replicator for {}/{} to copy to {}", ns, p, mirror);
-            return;
-        }
-        RecordStore.PartitionSnapshot snap;
-        synchronized (r) {
-            snap = store.snapshotPartition(ns, p);
-            r.beginSync(mirror, snap.lastLsn());
-        }
-        active.add(key(ns, p));
-        MirrorCopy.Builder c = MirrorCopy.newBuilder().setNamespace(ns).setPartition(p).setEpoch(r.epoch())
-                .setThroughLsn(snap.lastLsn()).setLastHlc(snap.lastHlc());
-        for (byte[] rec : snap.records()) {
-            c.addRecords(ByteString.copyFrom(rec));
-        }
-        for (EpochStart s : snap.epochStarts()) {
-            c.addEpochStarts(io.ferrydb.proto.EpochStart.newBuilder().setEpoch(s.epoch()).setStartLsn(s.startLsn()).setCacheLost(s.cacheLost()));
-        }
-        copiesSent.increment();
-        copiesInFlight.put(key(ns, p) + "@" + mirror, System.currentTimeMillis());
-        link(mirror).send(MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(c).build());
+    /** Syncs in progress on this master and the latest finished ones (for status). */
+    public List<Resyncer.Progress> syncsInProgress() {
+        return resyncer.progress();
+    }
+
+    public List<Resyncer.Result> recentSyncs() {
+        return resyncer.recent();
     }
 
     /** What each mirror of a partition reported holding (for status). */

@@ -1,0 +1,372 @@
+package io.ferrydb.server.mirror;
+
+import com.google.protobuf.ByteString;
+import io.ferrydb.api.Digest;
+import io.ferrydb.core.log.EpochStart;
+import io.ferrydb.core.log.LogEntry;
+import io.ferrydb.core.mirror.PartitionReplicator;
+import io.ferrydb.core.mirror.ResyncPath;
+import io.ferrydb.core.mirror.ResyncPlanner;
+import io.ferrydb.core.store.PartitionInfo;
+import io.ferrydb.core.store.RecordStore;
+import io.ferrydb.proto.MirrorAck;
+import io.ferrydb.proto.MirrorCopy;
+import io.ferrydb.proto.MirrorMessage;
+import io.ferrydb.proto.SyncKind;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The master's side of syncs (clone, resync, handoff) of one mirror's partition: asks
+ * the mirror what it holds (a probe), lets {@link ResyncPlanner} choose the cheapest
+ * sufficient path, pins the replicator's buffer after the sync point, and ships the
+ * partition in chunks, each sent when the mirror acknowledged the one before (flow
+ * control), within a node-wide byte rate. A path that fails escalates (log trimmed
+ * meanwhile: tracked keys; tracking gave up: copy); a sync silent for
+ * {@link #RETRY_MS} starts over. Chunks are read and sent on the copy thread, never on
+ * the cluster loop.
+ */
+public final class Resyncer {
+    private static final Logger LOG = LoggerFactory.getLogger(Resyncer.class);
+    static final long RETRY_MS = 5_000;
+    private static final int CHUNK_ITEMS = 2_048;
+    private static final int CHUNK_BYTES = 1 << 20;
+    private static final int RECENT = 64;
+
+    interface Host {
+        /** The partition's replicator while this node masters it with mirrors, else null. */
+        PartitionReplicator replicator(String ns, int p);
+
+        void send(String mirror, MirrorMessage m);
+    }
+
+    /** A finished sync, for status. */
+    public record Result(String namespace, int partition, String mirror, ResyncPath path, long records, long bytes, long millis,
+                  String why, long finishedAtMs) {}
+
+    /** A sync in progress, for status. */
+    public record Progress(String namespace, int partition, String mirror, String phase, long shipped, long total, long bytes, long millis) {}
+
+    private final class Session {
+        final long id = ids.incrementAndGet();
+        final String ns;
+        final int p;
+        final String mirror;
+        final long startedNs = System.nanoTime();
+        ResyncPath floor;
+        ResyncPlanner.Plan plan;
+        int epoch;
+        long throughLsn;
+        long lastHlc;
+        List<EpochStart> starts = List.of();
+        List<byte[]> records = List.of();
+        List<Digest> gone = List.of();
+        int nextItem;
+        long nextLsn;
+        int seq = -1;
+        volatile long lastSentMs = System.currentTimeMillis();
+        long shipped;
+        long bytes;
+
+        Session(String ns, int p, String mirror, ResyncPath floor) {
+            this.ns = ns;
+            this.p = p;
+            this.mirror = mirror;
+            this.floor = floor;
+        }
+
+        String key() {
+            return ns + "/" + p + "@" + mirror;
+        }
+    }
+
+    private final String nodeId;
+    private final RecordStore store;
+    private final Host host;
+    private final ExecutorService copier;
+    private final ResyncPath forced;
+    private final long rateBytesPerSecond;
+    private final AtomicLong ids = new AtomicLong();
+    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+    private final ArrayDeque<Result> recent = new ArrayDeque<>();
+    private double tokens;
+    private long refilledNs = System.nanoTime();
+    private final Map<ResyncPath, Counter> syncs = new EnumMap<>(ResyncPath.class);
+    private final Map<ResyncPath, Counter> recordsShipped = new EnumMap<>(ResyncPath.class);
+    private final Map<ResyncPath, Counter> bytesShipped = new EnumMap<>(ResyncPath.class);
+    private final Map<ResyncPath, Timer> durations = new EnumMap<>(ResyncPath.class);
+    private final Counter escalations;
+    private final Counter restarts;
+
+    Resyncer(String nodeId, RecordStore store, Host host, ExecutorService copier, ResyncPath forced, long rateBytesPerSecond,
+             MeterRegistry registry) {
+        this.nodeId = nodeId;
+        this.store = store;
+        this.host = host;
+        this.copier = copier;
+        this.forced = forced;
+        this.rateBytesPerSecond = rateBytesPerSecond;
+        this.tokens = rateBytesPerSecond;
+        for (ResyncPath path : ResyncPath.values()) {
+            String tag = path.name().toLowerCase(java.util.Locale.ROOT);
+            syncs.put(path, Counter.builder("ferry_resync_total").description("syncs of a mirror finished, by path").tag("path", tag).register(registry));
+            recordsShipped.put(path, Counter.builder("ferry_resync_records_total").description("records (or log entries) shipped by syncs").tag("path", tag).register(registry));
+            bytesShipped.put(path, Counter.builder("ferry_resync_bytes_total").description("bytes shipped by syncs").tag("path", tag).register(registry));
+            durations.put(path, Timer.builder("ferry_resync_seconds").description("duration of a sync, probe to durable").tag("path", tag).register(registry));
+        }
+        escalations = Counter.builder("ferry_resync_escalations_total").description("syncs whose path failed and escalated").register(registry);
+        restarts = Counter.builder("ferry_resync_restarts_total").description("syncs started over after " + RETRY_MS + " ms without an answer").register(registry);
+        Gauge.builder("ferry_resyncs_in_progress", sessions, Map::size).description("syncs in progress on this master").register(registry);
+    }
+
+    /** Starts (or restarts) a sync of {@code mirror}'s copy of the partition with a probe. */
+    void start(String ns, int p, String mirror) {
+        start(new Session(ns, p, mirror, null));
+    }
+
+    private void start(Session s) {
+        sessions.put(s.key(), s);
+        s.lastSentMs = System.currentTimeMillis();
+        host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(MirrorCopy.newBuilder()
+                .setNamespace(s.ns).setPartition(s.p).setKind(SyncKind.PROBE).setSession(s.id)).build());
+    }
+
+    boolean inProgress(String ns, int p, String mirror) {
+        return sessions.containsKey(ns + "/" + p + "@" + mirror);
+    }
+
+    /** A probe reply, a chunk acknowledgement or a failed chunk. */
+    void onAck(String mirror, MirrorAck a) {
+        Session s = sessions.get(a.getNamespace() + "/" + a.getPartition() + "@" + mirror);
+        if (s == null || s.id != a.getSession()) {
+            return; // an older sync's answer
+        }
+        s.lastSentMs = System.currentTimeMillis();
+        if (!a.getSyncFailed().isEmpty()) {
+            escalations.increment();
+            ResyncPath failed = s.plan == null ? ResyncPath.LOG : s.plan.path();
+            LOG.info("sync of {} by {} failed at the mirror ({}); escalating to {}", s.key(), failed, a.getSyncFailed(), failed.next());
+            start(new Session(s.ns, s.p, s.mirror, failed.next()));
+            return;
+        }
+        if (a.getProbe()) {
+            copier.execute(() -> plan(s, a));
+        } else if (a.getChunkSeq() == s.seq + 1) {
+            copier.execute(() -> sendNext(s));
+        }
+    }
+
+    /** The mirror applied the last chunk durably: returns what the sync did, or null if it is not ours. */
+    Result finished(String mirror, MirrorAck a) {
+        Session s = sessions.get(a.getNamespace() + "/" + a.getPartition() + "@" + mirror);
+        if (s == null || s.id != a.getSession() || s.plan == null) {
+            return null;
+        }
+        sessions.remove(s.key(), s);
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - s.startedNs);
+        ResyncPath path = s.plan.path();
+        syncs.get(path).increment();
+        recordsShipped.get(path).increment(s.shipped);
+        bytesShipped.get(path).increment(s.bytes);
+        durations.get(path).record(System.nanoTime() - s.startedNs, TimeUnit.NANOSECONDS);
+        Result r = new Result(s.ns, s.p, s.mirror, path, s.shipped, s.bytes, ms, s.plan.why(), System.currentTimeMillis());
+        synchronized (recent) {
+            recent.addLast(r);
+            while (recent.size() > RECENT) {
+                recent.removeFirst();
+            }
+        }
+        LOG.debug("synced {} by {}: {} records, {} bytes in {} ms ({})", s.key(), path, s.shipped, s.bytes, ms, s.plan.why());
+        return r;
+    }
+
+    /** Starts over syncs that got no answer for {@link #RETRY_MS} and forgets those no longer wanted. */
+    void tick(long now) {
+        for (Session s : sessions.values()) {
+            PartitionReplicator r = host.replicator(s.ns, s.p);
+            boolean wanted;
+            if (r == null) {
+                wanted = false;
+            } else {
+                synchronized (r) {
+                    wanted = r.mirrorHoldings().containsKey(s.mirror);
+                }
+            }
+            if (!wanted) {
+                sessions.remove(s.key(), s);
+            } else if (now - s.lastSentMs >= RETRY_MS) {
+                restarts.increment();
+                LOG.info("sync of {} unanswered for {} ms: starting over", s.key(), RETRY_MS);
+                start(new Session(s.ns, s.p, s.mirror, s.floor));
+            }
+        }
+    }
+
+    List<Progress> progress() {
+        List<Progress> out = new ArrayList<>();
+        for (Session s : sessions.values()) {
+            long total = s.plan == null ? 0 : s.plan.records();
+            out.add(new Progress(s.ns, s.p, s.mirror, s.plan == null ? "PROBE" : s.plan.path().name(), s.shipped, total, s.bytes,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - s.startedNs)));
+        }
+        return out;
+    }
+
+    List<Result> recent() {
+        synchronized (recent) {
+            return List.copyOf(recent);
+        }
+    }
+
+    // ---- on the copy thread ----
+
+    private void plan(Session s, MirrorAck probe) {
+        if (sessions.get(s.key()) != s) {
+            return;
+        }
+        PartitionReplicator r = host.replicator(s.ns, s.p);
+        if (r == null) {
+            sessions.remove(s.key(), s);
+            return;
+        }
+        long c = probe.getCommittedLsn();
+        // Pin the stream after S under the replicator's lock: changes after S stay buffered
+        // and follow the sync; what the sync ships is exactly the state at S.
+        synchronized (r) {
+            PartitionInfo info = store.partitionInfo(s.ns, s.p);
+            RecordStore.TrackingInfo t = store.tracking(s.ns, s.p);
+            ResyncPath first = s.floor != null ? s.floor : forced;
+            ResyncPlanner.Plan plan = ResyncPlanner.choose(new ResyncPlanner.Input(c, probe.getHasRecords(), probe.getLastEntryEpoch(),
+                    c == 0 ? 0 : store.epochAt(s.ns, s.p, c), info.firstLsn(), info.lastLsn(),
+                    t == null || t.overflowed() ? -1 : t.sinceLsn(), t == null ? 0 : t.keys(), store.countRecords(s.ns, s.p), first));
+            if (s.floor != null && plan.path().ordinal() < s.floor.ordinal()) {
+                plan = new ResyncPlanner.Plan(s.floor, plan.records(), "escalated");
+            }
+            RecordStore.PartitionSnapshot snap = null;
+            switch (plan.path()) {
+                case LOG -> s.nextLsn = c + 1;
+                case TRACKED -> {
+                    RecordStore.TrackedSnapshot ts = store.snapshotTracked(s.ns, s.p, c + 1);
+                    if (ts == null) {
+                        plan = new ResyncPlanner.Plan(ResyncPath.COPY, store.countRecords(s.ns, s.p), "tracking gave up");
+                        snap = store.snapshotPartition(s.ns, s.p);
+                    } else {
+                        snap = ts.snapshot();
+                        s.gone = ts.gone();
+                    }
+                }
+                case COPY -> snap = store.snapshotPartition(s.ns, s.p);
+            }
+            if (snap != null) {
+                s.records = snap.records();
+                s.epoch = snap.epoch();
+                s.throughLsn = snap.lastLsn();
+                s.lastHlc = snap.lastHlc();
+                s.starts = snap.epochStarts();
+            } else {
+                s.epoch = info.epoch();
+                s.throughLsn = info.lastLsn();
+                s.starts = List.of();
+            }
+            s.plan = plan;
+            r.beginSync(s.mirror, s.throughLsn);
+        }
+        LOG.debug("sync of {} (mirror at lsn {}) by {}: {} records through lsn {} ({})", s.key(), c, s.plan.path(), s.plan.records(),
+                s.throughLsn, s.plan.why());
+        sendNext(s);
+    }
+
+    private void sendNext(Session s) {
+        if (sessions.get(s.key()) != s) {
+            return;
+        }
+        MirrorCopy.Builder c = MirrorCopy.newBuilder().setNamespace(s.ns).setPartition(s.p).setEpoch(s.epoch)
+                .setThroughLsn(s.throughLsn).setLastHlc(s.lastHlc).setSession(s.id).setSeq(s.seq + 1);
+        int bytes = 0;
+        switch (s.plan.path()) {
+            case LOG -> {
+                c.setKind(SyncKind.LOG);
+                List<LogEntry> entries = s.nextLsn > s.throughLsn ? List.of()
+                        : store.readLog(s.ns, s.p, s.nextLsn, (int) Math.min(CHUNK_ITEMS, s.throughLsn - s.nextLsn + 1));
+                if (s.nextLsn <= s.throughLsn && (entries.isEmpty() || entries.get(0).lsn() != s.nextLsn)) {
+                    escalations.increment();
+                    LOG.info("sync of {} by LOG: the log no longer holds lsn {}; escalating", s.key(), s.nextLsn);
+                    start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED));
+                    return;
+                }
+                for (LogEntry e : entries) {
+                    byte[] b = e.encode();
+                    c.addEntries(ByteString.copyFrom(b));
+                    bytes += b.length;
+                    if (bytes >= CHUNK_BYTES) {
+                        break;
+                    }
+                }
+                s.nextLsn += c.getEntriesCount();
+                s.shipped += c.getEntriesCount();
+                c.setLast(s.nextLsn > s.throughLsn);
+            }
+            case TRACKED, COPY -> {
+                c.setKind(s.plan.path() == ResyncPath.TRACKED ? SyncKind.TRACKED : SyncKind.COPY);
+                if (s.seq < 0) {
+                    // The first chunk carries the master's epoch starts (the mirror keeps them for the last).
+                    for (EpochStart e : s.starts) {
+                        c.addEpochStarts(io.ferrydb.proto.EpochStart.newBuilder().setEpoch(e.epoch()).setStartLsn(e.startLsn())
+                                .setCacheLost(e.cacheLost()));
+                    }
+                    for (Digest d : s.gone) {
+                        c.addGone(ByteString.copyFrom(d.toBytes()));
+                        bytes += 20;
+                    }
+                }
+                int n = 0;
+                while (s.nextItem < s.records.size() && n < CHUNK_ITEMS && bytes < CHUNK_BYTES) {
+                    byte[] rec = s.records.get(s.nextItem++);
+                    c.addRecords(ByteString.copyFrom(rec));
+                    bytes += rec.length;
+                    n++;
+                }
+                s.shipped += n;
+                c.setLast(s.nextItem >= s.records.size());
+            }
+        }
+        throttle(bytes);
+        s.bytes += bytes;
+        s.seq++;
+        s.lastSentMs = System.currentTimeMillis();
+        host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(c).build());
+    }
+
+    /** Waits until the node-wide byte rate allows {@code bytes} more. */
+    private void throttle(int bytes) {
+        if (rateBytesPerSecond <= 0) {
+            return;
+        }
+        long now = System.nanoTime();
+        tokens = Math.min(rateBytesPerSecond, tokens + (now - refilledNs) / 1e9 * rateBytesPerSecond);
+        refilledNs = now;
+        tokens -= bytes;
+        if (tokens < 0) {
+            long waitNs = (long) (-tokens / rateBytesPerSecond * 1e9);
+            try {
+                TimeUnit.NANOSECONDS.sleep(waitNs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
