@@ -13,6 +13,10 @@ import io.ferrydb.proto.ClusterHistoryRequest;
 import io.ferrydb.proto.ClusterStatusRequest;
 import io.ferrydb.proto.ClusterStatusResponse;
 import io.ferrydb.proto.FerryClusterGrpc;
+import io.ferrydb.proto.SyncInfo;
+import io.ferrydb.proto.SyncTotals;
+import io.ferrydb.proto.SyncsRequest;
+import io.ferrydb.proto.SyncsResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -90,7 +94,8 @@ final class ClusterCommand {
             try {
                 ClusterStatusResponse r = admin.stub(ch).status(ClusterStatusRequest.getDefaultInstance());
                 ClusterView v = ClusterCodec.decodeView(r.getView().toByteArray());
-                print(spec.commandLine().getOut(), r, v, admin.json);
+                Members.Answers<SyncsResponse> syncs = Members.ask(v, admin.timeoutMs, stub -> stub.syncs(SyncsRequest.getDefaultInstance()));
+                print(spec.commandLine().getOut(), r, v, syncs, admin.json);
                 return 0;
             } catch (StatusRuntimeException e) {
                 throw admin.failure(e);
@@ -99,7 +104,7 @@ final class ClusterCommand {
             }
         }
 
-        static void print(PrintWriter out, ClusterStatusResponse r, ClusterView v, boolean json) {
+        static void print(PrintWriter out, ClusterStatusResponse r, ClusterView v, Members.Answers<SyncsResponse> syncs, boolean json) {
             Map<String, int[]> perNode = new TreeMap<>();
             for (String id : v.members().keySet()) {
                 perNode.put(id, new int[2]);
@@ -157,6 +162,7 @@ final class ClusterCommand {
                 o.put("version", v.version());
                 o.put("members", members);
                 o.put("namespaces", namespaces);
+                o.put("syncs", syncsJson(syncs));
                 out.println(Output.json(o));
                 return;
             }
@@ -173,6 +179,84 @@ final class ClusterCommand {
                         ns.get("name"), ns.get("replication_factor"), ns.get("replicas_not_in_sync"), ns.get("absent"), ns.get("resyncing"),
                         ns.get("cloning"), ns.get("unavailable_partitions"), ns.get("migrations_pending"));
             }
+            printSyncs(out, syncs);
+        }
+    }
+
+    /** Sync totals per path over all masters, syncs in progress, and the latest finished ones. */
+    static Map<String, Object> syncsJson(Members.Answers<SyncsResponse> syncs) {
+        Map<String, long[]> totals = new TreeMap<>();
+        Map<String, Double> seconds = new TreeMap<>();
+        List<Map<String, Object>> inProgress = new ArrayList<>();
+        List<Map<String, Object>> recent = new ArrayList<>();
+        for (Map.Entry<String, SyncsResponse> e : syncs.byNode().entrySet()) {
+            for (SyncTotals t : e.getValue().getTotalsList()) {
+                long[] x = totals.computeIfAbsent(t.getPath(), k -> new long[3]);
+                x[0] += t.getSyncs();
+                x[1] += t.getRecords();
+                x[2] += t.getBytes();
+                seconds.merge(t.getPath(), t.getSeconds(), Double::sum);
+            }
+            for (SyncInfo i : e.getValue().getInProgressList()) {
+                inProgress.add(syncMap(e.getKey(), i));
+            }
+            for (SyncInfo i : e.getValue().getRecentList()) {
+                recent.add(syncMap(e.getKey(), i));
+            }
+        }
+        recent.sort(java.util.Comparator.comparing(m -> (String) m.get("finished_at")));
+        Map<String, Object> byPath = new LinkedHashMap<>();
+        totals.forEach((path, x) -> byPath.put(path, Map.of("syncs", x[0], "records", x[1], "bytes", x[2], "seconds", seconds.get(path))));
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("totals", byPath);
+        o.put("in_progress", inProgress);
+        o.put("recent", recent.subList(Math.max(0, recent.size() - 20), recent.size()));
+        o.put("unreachable", syncs.unreachable());
+        return o;
+    }
+
+    private static Map<String, Object> syncMap(String master, SyncInfo i) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("master", master);
+        m.put("partition", i.getNamespace() + "/" + i.getPartition());
+        m.put("mirror", i.getMirror());
+        m.put("path", i.getPath());
+        m.put("records", i.getRecords());
+        m.put("total", i.getTotal());
+        m.put("bytes", i.getBytes());
+        m.put("millis", i.getMillis());
+        if (i.getFinishedAtMs() > 0) {
+            m.put("why", i.getWhy());
+            m.put("finished_at", Instant.ofEpochMilli(i.getFinishedAtMs()).toString());
+        }
+        return m;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void printSyncs(PrintWriter out, Members.Answers<SyncsResponse> syncs) {
+        Map<String, Object> o = syncsJson(syncs);
+        StringBuilder line = new StringBuilder("syncs since start (all masters):");
+        ((Map<String, Object>) o.get("totals")).forEach((path, t) -> {
+            Map<String, Object> x = (Map<String, Object>) t;
+            line.append(String.format(" %s %d (%d records, %d bytes, %.1f s)", path, (Long) x.get("syncs"), (Long) x.get("records"),
+                    (Long) x.get("bytes"), (Double) x.get("seconds")));
+        });
+        List<Map<String, Object>> inProgress = (List<Map<String, Object>>) o.get("in_progress");
+        line.append("; in progress ").append(inProgress.size());
+        out.println(line);
+        for (Map<String, Object> m : inProgress.subList(0, Math.min(10, inProgress.size()))) {
+            out.printf("  syncing %s %s -> %s by %s: %d/%d records, %d bytes, %d ms%n", m.get("partition"), m.get("master"), m.get("mirror"),
+                    m.get("path"), (Long) m.get("records"), (Long) m.get("total"), (Long) m.get("bytes"), (Long) m.get("millis"));
+        }
+        // The latest syncs that shipped something (a sync of an empty or unchanged partition says little).
+        List<Map<String, Object>> recent = ((List<Map<String, Object>>) o.get("recent")).stream()
+                .filter(m -> (Long) m.get("records") > 0).toList();
+        for (Map<String, Object> m : recent.subList(Math.max(0, recent.size() - 5), recent.size())) {
+            out.printf("  synced %s %s -> %s by %s: %d records, %d bytes in %d ms (%s)%n", m.get("partition"), m.get("master"), m.get("mirror"),
+                    m.get("path"), (Long) m.get("records"), (Long) m.get("bytes"), (Long) m.get("millis"), m.get("why"));
+        }
+        if (!syncs.unreachable().isEmpty()) {
+            out.println("  not asked (unreachable): " + String.join(", ", syncs.unreachable()));
         }
     }
 

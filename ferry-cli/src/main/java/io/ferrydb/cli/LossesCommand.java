@@ -4,17 +4,13 @@ import io.ferrydb.api.Digest;
 import io.ferrydb.api.FerryException;
 import io.ferrydb.core.cluster.ClusterCodec;
 import io.ferrydb.core.cluster.ClusterView;
-import io.ferrydb.core.cluster.Liveness;
-import io.ferrydb.core.cluster.Member;
 import io.ferrydb.proto.ClusterStatusRequest;
 import io.ferrydb.proto.ClusterStatusResponse;
-import io.ferrydb.proto.FerryClusterGrpc;
 import io.ferrydb.proto.LossEntry;
 import io.ferrydb.proto.LossesRequest;
 import io.ferrydb.proto.LossesResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -31,7 +27,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -70,22 +65,10 @@ final class LossesCommand implements Callable<Integer> {
         } finally {
             ch.shutdownNow();
         }
+        Members.Answers<LossesResponse> answers = Members.ask(view, admin.timeoutMs, stub -> stub.losses(request));
         List<LossEntry> losses = new ArrayList<>();
-        List<String> unreachable = new ArrayList<>();
-        for (Member m : view.members().values()) {
-            if (m.liveness() == Liveness.LEFT) {
-                continue;
-            }
-            ManagedChannel mc = NettyChannelBuilder.forTarget(m.address()).usePlaintext().build();
-            try {
-                LossesResponse r = FerryClusterGrpc.newBlockingStub(mc).withDeadlineAfter(admin.timeoutMs, TimeUnit.MILLISECONDS).losses(request);
-                losses.addAll(r.getLossesList());
-            } catch (StatusRuntimeException e) {
-                unreachable.add(m.id() + " (" + e.getStatus().getCode() + ")");
-            } finally {
-                mc.shutdownNow();
-            }
-        }
+        answers.byNode().values().forEach(r -> losses.addAll(r.getLossesList()));
+        List<String> unreachable = answers.unreachable();
         losses.sort(Comparator.comparingLong(LossEntry::getDetectedAtMs).thenComparing(LossEntry::getDetectedBy).thenComparingLong(LossEntry::getId));
         print(spec.commandLine().getOut(), losses, unreachable, admin.json);
         // A member that does not answer (a failed node) cannot show its ledger now; it is

@@ -160,7 +160,7 @@ public final class FerryNode implements AutoCloseable {
                     .directExecutor()
                     .maxInboundMessageSize(config.maxMessageBytes)
                     .addService(service)
-                    .addService(new ClusterGrpcService(() -> cluster, config.nodeId, store))
+                    .addService(new ClusterGrpcService(() -> cluster, config.nodeId, store, replication))
                     .addService(mirrorReceiver)
                     .build()
                     .start();

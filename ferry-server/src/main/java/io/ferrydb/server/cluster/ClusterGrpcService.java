@@ -18,6 +18,12 @@ import io.ferrydb.proto.FerryClusterGrpc;
 import io.ferrydb.proto.LossEntry;
 import io.ferrydb.proto.LossesRequest;
 import io.ferrydb.proto.LossesResponse;
+import io.ferrydb.proto.SyncInfo;
+import io.ferrydb.proto.SyncTotals;
+import io.ferrydb.proto.SyncsRequest;
+import io.ferrydb.proto.SyncsResponse;
+import io.ferrydb.server.mirror.Replication;
+import io.ferrydb.server.mirror.Resyncer;
 import io.ferrydb.proto.NamespaceRouting;
 import io.ferrydb.proto.PartitionMapRequest;
 import io.ferrydb.proto.PartitionMapResponse;
@@ -47,10 +53,34 @@ public final class ClusterGrpcService extends FerryClusterGrpc.FerryClusterImplB
     private final String nodeId;
     private final RecordStore store;
 
-    public ClusterGrpcService(Supplier<NodeCluster> cluster, String nodeId, RecordStore store) {
+    private final Replication replication;
+
+    public ClusterGrpcService(Supplier<NodeCluster> cluster, String nodeId, RecordStore store, Replication replication) {
         this.cluster = cluster;
         this.nodeId = nodeId;
         this.store = store;
+        this.replication = replication;
+    }
+
+    /** The syncs this node ran as a master: in progress, the latest finished, totals per path. */
+    @Override
+    public void syncs(SyncsRequest request, StreamObserver<SyncsResponse> out) {
+        SyncsResponse.Builder r = SyncsResponse.newBuilder().setNodeId(nodeId);
+        for (Resyncer.Progress p : replication.syncsInProgress()) {
+            r.addInProgress(SyncInfo.newBuilder().setNamespace(p.namespace()).setPartition(p.partition()).setMirror(p.mirror())
+                    .setPath(p.phase()).setRecords(p.shipped()).setTotal(p.total()).setBytes(p.bytes()).setMillis(p.millis()));
+        }
+        for (Resyncer.Result x : replication.recentSyncs()) {
+            r.addRecent(SyncInfo.newBuilder().setNamespace(x.namespace()).setPartition(x.partition()).setMirror(x.mirror())
+                    .setPath(x.path().name()).setRecords(x.records()).setTotal(x.records()).setBytes(x.bytes()).setMillis(x.millis())
+                    .setWhy(x.why()).setFinishedAtMs(x.finishedAtMs()));
+        }
+        for (Resyncer.Totals t : replication.syncTotals()) {
+            r.addTotals(SyncTotals.newBuilder().setPath(t.path().name()).setSyncs(t.syncs()).setRecords(t.records()).setBytes(t.bytes())
+                    .setSeconds(t.seconds()));
+        }
+        out.onNext(r.build());
+        out.onCompleted();
     }
 
     /** This node's loss ledger (answered before the node has joined, too). */

@@ -450,6 +450,10 @@ public final class Replication implements AutoCloseable {
         return resyncer.recent();
     }
 
+    public List<Resyncer.Totals> syncTotals() {
+        return resyncer.totals();
+    }
+
     /** What each mirror of a partition reported holding (for status). */
     public Map<String, AckTriplet> holdings(String ns, int p) {
         PartitionReplicator r = replicators.get(key(ns, p));

@@ -78,7 +78,8 @@ public final class Resyncer {
         int nextItem;
         long nextLsn;
         int seq = -1;
-        volatile long lastSentMs = System.currentTimeMillis();
+        /** When the message the mirror must answer was sent; 0 while the answer is being processed here. */
+        volatile long awaitingSinceMs;
         long shipped;
         long bytes;
 
@@ -140,7 +141,7 @@ public final class Resyncer {
 
     private void start(Session s) {
         sessions.put(s.key(), s);
-        s.lastSentMs = System.currentTimeMillis();
+        s.awaitingSinceMs = System.currentTimeMillis();
         host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(MirrorCopy.newBuilder()
                 .setNamespace(s.ns).setPartition(s.p).setKind(SyncKind.PROBE).setSession(s.id)).build());
     }
@@ -155,7 +156,7 @@ public final class Resyncer {
         if (s == null || s.id != a.getSession()) {
             return; // an older sync's answer
         }
-        s.lastSentMs = System.currentTimeMillis();
+        s.awaitingSinceMs = 0;
         if (!a.getSyncFailed().isEmpty()) {
             escalations.increment();
             ResyncPath failed = s.plan == null ? ResyncPath.LOG : s.plan.path();
@@ -203,12 +204,13 @@ public final class Resyncer {
                 wanted = false;
             } else {
                 synchronized (r) {
-                    wanted = r.mirrorHoldings().containsKey(s.mirror);
+                    wanted = r.mirrorHoldings().containsKey(s.mirror) && (s.plan == null || r.syncing(s.mirror));
                 }
             }
+            long since = s.awaitingSinceMs;
             if (!wanted) {
                 sessions.remove(s.key(), s);
-            } else if (now - s.lastSentMs >= RETRY_MS) {
+            } else if (since != 0 && now - since >= RETRY_MS) {
                 restarts.increment();
                 LOG.info("sync of {} unanswered for {} ms: starting over", s.key(), RETRY_MS);
                 start(new Session(s.ns, s.p, s.mirror, s.floor));
@@ -222,6 +224,18 @@ public final class Resyncer {
             long total = s.plan == null ? 0 : s.plan.records();
             out.add(new Progress(s.ns, s.p, s.mirror, s.plan == null ? "PROBE" : s.plan.path().name(), s.shipped, total, s.bytes,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - s.startedNs)));
+        }
+        return out;
+    }
+
+    /** Per path since start: syncs, records, bytes, seconds. */
+    public record Totals(ResyncPath path, long syncs, long records, long bytes, double seconds) {}
+
+    List<Totals> totals() {
+        List<Totals> out = new ArrayList<>();
+        for (ResyncPath path : ResyncPath.values()) {
+            out.add(new Totals(path, (long) syncs.get(path).count(), (long) recordsShipped.get(path).count(),
+                    (long) bytesShipped.get(path).count(), durations.get(path).totalTime(TimeUnit.SECONDS)));
         }
         return out;
     }
@@ -347,7 +361,7 @@ public final class Resyncer {
         throttle(bytes);
         s.bytes += bytes;
         s.seq++;
-        s.lastSentMs = System.currentTimeMillis();
+        s.awaitingSinceMs = System.currentTimeMillis();
         host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(c).build());
     }
 
