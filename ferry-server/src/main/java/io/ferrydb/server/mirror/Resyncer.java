@@ -186,6 +186,9 @@ public final class Resyncer {
         durations.get(path).record(System.nanoTime() - s.startedNs, TimeUnit.NANOSECONDS);
         Result r = new Result(s.ns, s.p, s.mirror, path, s.shipped, s.bytes, ms, s.plan.why(), System.currentTimeMillis());
         synchronized (recent) {
+            if (s.shipped == 0) {
+                return r; // an unchanged partition: counted, not listed
+            }
             recent.addLast(r);
             while (recent.size() > RECENT) {
                 recent.removeFirst();
