@@ -259,6 +259,10 @@ public final class FerryNode implements AutoCloseable {
     }
 
     /** The node's cluster membership (null until it has joined). */
+    public Replication replication() {
+        return replication;
+    }
+
     public NodeCluster cluster() {
         return cluster;
     }
