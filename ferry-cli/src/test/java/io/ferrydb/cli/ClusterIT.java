@@ -262,6 +262,15 @@ class ClusterIT {
         CliRun status = CliRun.ferry("cluster", "status", "--host", host, "--json");
         assertEquals(0, status.exit(), status.toString());
         assertTrue(status.out().contains("\"n1\""), status.out());
+        assertTrue(status.json().get("syncs").get("totals").has("LOG"), status.out());
+        assertError(CliRun.ferry("losses", "--since", "yesterday", "--host", host), "--since");
+        assertError(CliRun.ferry("losses", "--since", "-5m", "--host", host), "--since");
+        CliRun losses = CliRun.ferry("losses", "--since", "10m", "--json", "--host", host);
+        assertEquals(0, losses.exit(), losses.toString());
+        assertEquals(0, losses.json().get("lost_writes").asLong(), losses.out());
+        CliRun text = CliRun.ferry("losses", "--ns", NS, "--since", "2026-01-01T00:00:00Z", "--host", host);
+        assertEquals(0, text.exit(), text.toString());
+        assertTrue(text.out().startsWith("0 lost write(s)"), text.out());
     }
 
     private static void assertError(CliRun r, String names) {
