@@ -10,7 +10,7 @@ import java.io.PrintWriter;
 @Command(name = "ferry", mixinStandardHelpOptions = true, version = "FerryDB " + io.ferrydb.server.FerryNode.VERSION,
         description = "FerryDB: a distributed record database whose core is replication.",
         subcommands = {ServerCommand.class, PutCommand.class, GetCommand.class, DeleteCommand.class, ExistsCommand.class,
-                ScanCommand.class, InfoCommand.class, BenchCommand.class, DemoCommand.class, ClusterCommand.class, NodeCommand.class, LossesCommand.class,
+                ScanCommand.class, InfoCommand.class, BenchCommand.class, DemoCommand.class, ClusterCommand.class, NodeCommand.class, LossesCommand.class, LoadCommand.class,
                 CommandLine.HelpCommand.class})
 public final class FerryMain {
 

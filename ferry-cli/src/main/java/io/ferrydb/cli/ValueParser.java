@@ -68,7 +68,7 @@ final class ValueParser {
         }
     }
 
-    private static Value fromJson(String field, JsonNode n) {
+    static Value fromJson(String field, JsonNode n) {
         if (n == null || n.isNull() || n.isMissingNode()) {
             throw FerryException.invalid("%s: null is not a value", field);
         } else if (n.isIntegralNumber()) {

@@ -72,12 +72,41 @@ class MirroringIT {
             long onVictim = keys.stream().filter(k -> s.view().entry(NS, k.partition()).master().equals(victim)).count();
             assertTrue(onVictim > 300, "the victim masters a good share of the keys: " + onVictim);
 
+            // A mirrored bulk load: SST ingest on masters and mirrors, one BULK_LOAD entry per partition.
+            Path csv = tmp.resolve("load.csv");
+            StringBuilder rows = new StringBuilder("key,n,name\n");
+            for (int i = 0; i < 5000; i++) {
+                rows.append("b").append(i).append(',').append(i).append(",\"row, ").append(i).append("\"\n");
+            }
+            java.nio.file.Files.writeString(csv, rows);
+            long lsnBefore = c.put(ALL_SYNC, Key.of(NS, "bulk", "b0"), Map.of("n", -1)).lsn();
+            CliRun load = CliRun.ferry("load", csv.toString(), "--ns", NS, "--set", "bulk", "--batch", "2000", "--json",
+                    "--host", cluster.node(s.leader()).hostPort());
+            assertEquals(0, load.exit(), load.toString());
+            assertEquals(5000, load.json().get("loaded").asLong(), load.out());
+            Key b0 = Key.of(NS, "bulk", "b0");
+            Record r0 = c.get(b0);
+            assertEquals(1, r0.generation(), "a loaded record is new: " + r0);
+            assertEquals(0L, r0.binJava("n"));
+            assertEquals("row, 0", r0.binJava("name"));
+            CliRun history = CliRun.ferry("cluster", "history", "--ns", NS, "--partition", Integer.toString(b0.partition()), "--json",
+                    "--host", cluster.node(s.leader()).hostPort());
+            assertTrue(history.out().contains("BULK_LOAD"), history.out());
+            assertEquals(lsnBefore + 2, c.put(ALL_SYNC, b0, Map.of("n", 1)).lsn(),
+                    "5000 records across the partitions, but only one log entry (the boundary) in b0's");
+            c.put(ALL_SYNC, b0, Map.of("n", 0));
+            List<Key> loaded = new ArrayList<>();
+            for (int i = 0; i < 5000; i++) {
+                loaded.add(Key.of(NS, "bulk", "b" + i));
+            }
+
             cluster.node(victim).kill9();
             LocalCluster.Timed failover = cluster.await("failover of " + victim, 30_000, st -> st.serving(victim));
             System.out.printf("MirroringIT: %s (master of %d of %d acknowledged ALL+SYNC writes) killed; served again after %d ms%n",
                     victim, onVictim, acked.size(), failover.ms());
             Thread.sleep(500);
             assertAllPresent(c, acked, "after the failover");
+            assertLoaded(c, loaded, "after the failover (the mirrors ingested the bulk load)");
 
             cluster.node(victim).restart();
             LocalCluster.Timed back = cluster.await(victim + " resynced and rebalanced", 120_000,
@@ -85,7 +114,19 @@ class MirroringIT {
             System.out.printf("MirroringIT: %s back, resynced and the table rebalanced in %d ms%n", victim, back.ms());
             Thread.sleep(500);
             assertAllPresent(c, acked, "after the node came back and took its partitions again");
+            assertLoaded(c, loaded, "after the node came back");
         }
+    }
+
+    private static void assertLoaded(FerryClient c, List<Key> keys, String when) {
+        List<String> missing = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            Record r = c.get(keys.get(i));
+            if (r == null || !Long.valueOf(i).equals(r.binJava("n"))) {
+                missing.add(keys.get(i) + (r == null ? " missing" : " " + r));
+            }
+        }
+        assertEquals(List.of(), missing.subList(0, Math.min(10, missing.size())), missing.size() + " bulk-loaded records wrong " + when);
     }
 
     /**

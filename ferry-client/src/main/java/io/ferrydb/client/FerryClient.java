@@ -53,6 +53,14 @@ public interface FerryClient extends AutoCloseable {
     /** One result per operation, in order; each succeeds or fails on its own. */
     List<BatchResult> batchWrite(List<WriteOperation> ops);
 
+    /**
+     * Bulk-loads records of one namespace: split by master, each node's share ingested as
+     * SST files on the master and its mirrors without partition-log entries (one boundary
+     * entry per partition). Every record is new (generation 1); a failure fails the call.
+     * Returns how many were loaded. Keep a call to a few tens of thousands of records.
+     */
+    long bulkLoad(List<Key> keys, List<? extends Map<String, ?>> bins);
+
     /** Streams the matching records to the listener; returns the number received. */
     long scan(ScanOptions options, ScanListener listener);
 

@@ -346,6 +346,36 @@ final class GrpcFerryClient implements FerryClient {
         });
     }
 
+    @Override
+    public long bulkLoad(List<Key> keys, List<? extends Map<String, ?>> bins) {
+        if (keys.size() != bins.size()) {
+            throw FerryException.invalid("bins has %d entries for %d keys", bins.size(), keys.size());
+        }
+        List<io.ferrydb.proto.BulkRecord> records = new ArrayList<>(keys.size());
+        for (int i = 0; i < keys.size(); i++) {
+            PutRequest p = putRequest(WritePolicy.DEFAULT, keys.get(i), bins.get(i));
+            records.add(io.ferrydb.proto.BulkRecord.newBuilder().setKey(p.getKey()).addAllBins(p.getBinsList()).build());
+        }
+        List<BatchResult> results = batched(keys, true, (c, idx) -> {
+            io.ferrydb.proto.BulkLoadRequest.Builder b = io.ferrydb.proto.BulkLoadRequest.newBuilder();
+            for (int i : idx) {
+                b.addRecords(records.get(i));
+            }
+            c.blocking().bulkLoad(b.build());
+            List<BatchResult> out = new ArrayList<>(idx.size());
+            for (int i = 0; i < idx.size(); i++) {
+                out.add(new BatchResult(null, null, null, null, false));
+            }
+            return out;
+        });
+        for (BatchResult r : results) {
+            if (!r.ok()) {
+                throw new FerryException(r.error(), r.message(), null);
+            }
+        }
+        return keys.size();
+    }
+
     /** One node's share of a batch: the indexes of its items, answered in that order. */
     private interface NodeBatch {
         List<BatchResult> call(NodeConnection node, List<Integer> indexes);

@@ -144,6 +144,21 @@ public final class FerryNode implements AutoCloseable {
         replication = new Replication(config.nodeId, store, new PartitionReplicator.Config(MIRROR_BATCH_ENTRIES, MIRROR_BUFFER_ENTRIES,
                 MIRROR_RESEND_MS), config.forcedResyncPath(), config.syncRateBytesPerSecond, config.changeTrackingMaxKeys, registry);
         handler.replication(replication);
+        handler.onBulkLoad((ns, partitions, lsns, records) -> {
+            NodeCluster c = cluster;
+            if (c != null) {
+                c.controlPlane().submit(new io.ferrydb.core.cluster.ClusterCommand.BulkLoaded(ns, partitions, lsns, records,
+                        System.currentTimeMillis())).whenComplete((r, e) -> {
+                            if (e != null) {
+                                LOG.warn("bulk load of {} partitions of {} not recorded in the history: {}", partitions.size(), ns, e.toString());
+                            }
+                        });
+            }
+        });
+        purger.cluster((ns, p) -> {
+            NodeCluster c = cluster;
+            return c != null && config.nodeId.equals(c.view().entry(ns, p).master());
+        }, replication);
         // Until the node has joined and holds master leases it serves nothing.
         handler.gate((namespace, partition) -> {
             throw new FerryException(ErrorCode.UNAVAILABLE, "node " + config.nodeId + " is joining the cluster", null, false);

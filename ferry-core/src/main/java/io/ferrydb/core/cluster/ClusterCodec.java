@@ -23,6 +23,7 @@ public final class ClusterCodec {
     private static final int FAILED = 2;
     private static final int DECOMMISSION = 3;
     private static final int CAUGHT_UP = 4;
+    private static final int BULK_LOADED = 5;
     private static final int APPLIED = 1;
     private static final int REFUSED = 2;
     private static final ReplicaState[] STATES = ReplicaState.values();
@@ -43,6 +44,11 @@ public final class ClusterCodec {
             w.u8(FAILED).shortString(((ClusterCommand.NodeFailed) c).node());
         } else if (c instanceof ClusterCommand.Decommission) {
             w.u8(DECOMMISSION).shortString(((ClusterCommand.Decommission) c).node());
+        } else if (c instanceof ClusterCommand.BulkLoaded b) {
+            w.u8(BULK_LOADED).shortString(b.namespace()).i64(b.records()).i32(b.partitions().size());
+            for (int i = 0; i < b.partitions().size(); i++) {
+                w.u16(b.partitions().get(i)).i64(b.boundaryLsns().get(i));
+            }
         } else {
             ClusterCommand.CaughtUp cu = (ClusterCommand.CaughtUp) c;
             w.u8(CAUGHT_UP).i32(cu.replicas().size());
@@ -82,6 +88,20 @@ public final class ClusterCodec {
                     refs.add(new PartitionRef(r.shortString(), r.u16(), r.shortString(), r.i64()));
                 }
                 return new ClusterCommand.CaughtUp(refs, r.i64(), readLsns(r));
+            }
+            case BULK_LOADED: {
+                String ns = r.shortString();
+                long records = r.i64();
+                int n = count(r);
+                List<Integer> ps = new ArrayList<>(n);
+                List<Long> lsns = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    ps.add(r.u16());
+                    lsns.add(r.i64());
+                }
+                long timeMs = r.i64();
+                readLsns(r);
+                return new ClusterCommand.BulkLoaded(ns, ps, lsns, records, timeMs);
             }
             default:
                 throw new IllegalArgumentException("unknown cluster command type " + type);

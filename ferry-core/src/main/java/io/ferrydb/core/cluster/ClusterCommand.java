@@ -1,5 +1,7 @@
 package io.ferrydb.core.cluster;
 
+import io.ferrydb.core.Verify;
+
 import java.util.List;
 
 /**
@@ -33,6 +35,25 @@ public sealed interface ClusterCommand {
     record Decommission(String node, long timeMs, List<LsnReport> lsns) implements ClusterCommand {
         public Decommission {
             lsns = List.copyOf(lsns);
+        }
+    }
+
+    /**
+     * A master bulk-loaded partitions: their records came without log entries; the
+     * history records each partition's boundary (its BULK_LOAD entry's LSN) so change
+     * streams know. No epoch changes.
+     */
+    record BulkLoaded(String namespace, List<Integer> partitions, List<Long> boundaryLsns, long records, long timeMs)
+            implements ClusterCommand {
+        public BulkLoaded {
+            partitions = List.copyOf(partitions);
+            boundaryLsns = List.copyOf(boundaryLsns);
+            Verify.that(partitions.size() == boundaryLsns.size(), "%d partitions but %d boundaries", partitions.size(), boundaryLsns.size());
+        }
+
+        @Override
+        public List<LsnReport> lsns() {
+            return List.of();
         }
     }
 

@@ -99,6 +99,8 @@ public final class ClusterState {
             result = decommission((ClusterCommand.Decommission) command);
         } else if (command instanceof ClusterCommand.CaughtUp) {
             result = caughtUp((ClusterCommand.CaughtUp) command);
+        } else if (command instanceof ClusterCommand.BulkLoaded b) {
+            result = bulkLoaded(b);
         } else {
             throw new IllegalArgumentException("unknown command " + command);
         }
@@ -223,6 +225,27 @@ public final class ClusterState {
             }
         }
         return n;
+    }
+
+    /** Records each loaded partition's boundary in its history; the table (and its version) does not change. */
+    private ApplyResult bulkLoaded(ClusterCommand.BulkLoaded b) {
+        Table t = tables.get(b.namespace());
+        if (t == null) {
+            return new ApplyResult.Refused(version, "namespace '" + b.namespace() + "' is not in the cluster");
+        }
+        for (int i = 0; i < b.partitions().size(); i++) {
+            int p = b.partitions().get(i);
+            if (p < 0 || p >= Limits.PARTITION_COUNT) {
+                continue;
+            }
+            PartitionEntry e = t.entries[p];
+            ArrayDeque<HistoryEntry> h = t.history[p];
+            h.addLast(new HistoryEntry(e.epoch(), e.replicas(), b.boundaryLsns().get(i), ChangeReason.BULK_LOAD, b.timeMs()));
+            while (h.size() > historyLimitPerPartition) {
+                h.removeFirst();
+            }
+        }
+        return new ApplyResult.Applied(version, 0);
     }
 
     private ApplyResult caughtUp(ClusterCommand.CaughtUp c) {

@@ -2,7 +2,9 @@ package io.ferrydb.core.log;
 
 /** What a partition-log entry records. Codes are on disk: never renumber. */
 public enum LogOp {
-    PUT(1), DELETE(2), EXPIRE(3);
+    PUT(1), DELETE(2), EXPIRE(3),
+    /** A bulk load's boundary: its records were ingested without log entries (image: count, load id). */
+    BULK_LOAD(4);
 
     private final int code;
 

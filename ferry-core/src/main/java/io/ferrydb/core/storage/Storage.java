@@ -22,6 +22,20 @@ public interface Storage extends AutoCloseable {
 
     void sync();
 
+    /**
+     * Adds sorted key-value pairs of one column durably without the write-ahead log
+     * (RocksDB: an SST file ingested): a bulk load. Newer than every earlier write; the
+     * caller orders it against concurrent writes of the same keys.
+     */
+    default void ingest(Column column, java.util.List<byte[][]> sortedKeyValues) {
+        Batch b = new Batch();
+        for (byte[][] kv : sortedKeyValues) {
+            b.put(column, kv[0], kv[1]);
+        }
+        write(b);
+        sync();
+    }
+
     /** Entries with {@code fromInclusive <= key < toExclusive}, in key order. */
     Cursor scan(Column column, byte[] fromInclusive, byte[] toExclusive);
 

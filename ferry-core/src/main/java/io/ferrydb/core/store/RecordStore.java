@@ -289,6 +289,15 @@ public final class RecordStore {
      * Invalid writes are refused individually; the others still apply.
      */
     public List<WriteOutcome> writeAll(List<WriteOp> ops) {
+        return writeAll(ops, null);
+    }
+
+    /**
+     * {@link #writeAll(List)}, calling {@code whileLocked} with the outcomes before the
+     * partitions' locks are released: whatever it does for the written changes happens
+     * in LSN order per partition (mirroring hands them to the replicator there).
+     */
+    public List<WriteOutcome> writeAll(List<WriteOp> ops, java.util.function.Consumer<List<WriteOutcome>> whileLocked) {
         WriteOutcome[] out = new WriteOutcome[ops.size()];
         PartitionState[] pss = new PartitionState[ops.size()];
         List<PartitionState> locks = new ArrayList<>();
@@ -332,6 +341,9 @@ public final class RecordStore {
             }
             for (PartitionState ps : locks) {
                 commitStaged(ps);
+            }
+            if (whileLocked != null) {
+                whileLocked.accept(java.util.Arrays.asList(out));
             }
         } finally {
             for (int i = locks.size() - 1; i >= 0; i--) {
@@ -403,7 +415,9 @@ public final class RecordStore {
         byte[] logKey = KeyLayout.logKey(ns, ps.partition, lsn);
         byte[] logValue = entry.encode();
         byte[] dataKey = KeyLayout.dataKey(ns, digest);
-        if (removeData) {
+        if (entry.op() == LogOp.BULK_LOAD) {
+            // A boundary only: the bulk load's records were ingested, not logged.
+        } else if (removeData) {
             batch.delete(Column.DATA, dataKey);
         } else {
             batch.put(Column.DATA, dataKey, image);
@@ -471,11 +485,11 @@ public final class RecordStore {
     }
 
     /** Writes one change and its log entry on its own. Caller holds the partition lock. */
-    private long append(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData) {
+    private LogEntry append(String ns, PartitionState ps, LogOp op, Digest digest, long ts, byte[] image, boolean removeData) {
         Batch batch = new Batch();
-        long lsn = stage(ns, ps, op, AckPolicy.NONE, digest, ts, image, removeData, batch).lsn();
+        LogEntry entry = stage(ns, ps, op, AckPolicy.NONE, digest, ts, image, removeData, batch);
         writeStaged(ps, batch);
-        return lsn;
+        return entry;
     }
 
     /** Writes a batch staged on one partition and commits its position; on failure unstages. Caller holds the lock. */
@@ -559,6 +573,101 @@ public final class RecordStore {
             return DivergentTail.account(ns, ps.partition, tail, start, node, clock.wallMillis(), nextLossId);
         }
         return new DivergentTail.Accounting(List.of(), 0);
+    }
+
+    // ---- bulk load ------------------------------------------------------------------
+
+    /** One record of a bulk load. */
+    public record BulkRecord(Key key, List<BinValidator.NamedValue> bins) {}
+
+    /** A partition's share of a bulk load, encoded and sorted by storage key, ready to ingest. */
+    public record BulkPlan(String namespace, int partition, long loadId, List<byte[][]> keyValues, List<Digest> digests) {
+        public BulkPlan {
+            keyValues = List.copyOf(keyValues);
+            digests = List.copyOf(digests);
+        }
+    }
+
+    /**
+     * Validates and encodes one partition's records of a bulk load (each a new record:
+     * generation 1, the namespace's TTL, this node's HLC time; a key given twice keeps
+     * its last). Refuses the whole set with INVALID_ARGUMENT naming the record's index.
+     */
+    public BulkPlan planBulk(String ns, int partition, long loadId, List<BulkRecord> records) {
+        checkPartition(partition);
+        NamespaceConfig config = state(ns).config;
+        long nowMs = clock.wallMillis();
+        java.util.TreeMap<byte[], byte[]> sorted = new java.util.TreeMap<>(java.util.Arrays::compareUnsigned);
+        java.util.Map<Digest, Boolean> digests = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < records.size(); i++) {
+            BulkRecord r = records.get(i);
+            if (!r.key().namespace().equals(ns) || r.key().partition() != partition) {
+                throw FerryException.invalid("records[%d].key %s is not of namespace %s partition %d", i, r.key(), ns, partition);
+            }
+            try {
+                BinValidator.check("records[" + i + "].bins", r.bins());
+            } catch (FerryException e) {
+                throw e;
+            }
+            WritePlan plan = WritePlanner.planPut(config, r.key(), null, r.bins(), WritePolicy.DEFAULT, nowMs, hlc.now());
+            if (plan instanceof WritePlan.Refuse refuse) {
+                throw new FerryException(refuse.code(), "records[" + i + "]: " + refuse.message(), null, false);
+            }
+            sorted.put(KeyLayout.dataKey(ns, r.key().digest()), ((WritePlan.Apply) plan).encoded());
+            digests.put(r.key().digest(), true);
+        }
+        List<byte[][]> kvs = new ArrayList<>(sorted.size());
+        sorted.forEach((k, v) -> kvs.add(new byte[][] {k, v}));
+        return new BulkPlan(ns, partition, loadId, kvs, new ArrayList<>(digests.keySet()));
+    }
+
+    /**
+     * The master ingests a bulk load: under the partition's lock it first runs
+     * {@code beforeIngest} (the runtime hands the records to the mirrors there, so they
+     * are ordered exactly after the changes logged before), ingests the records without
+     * log entries, then logs one BULK_LOAD entry: the LSN boundary that change streams and
+     * resyncs see. Changes tracked for an absent mirror include the loaded keys.
+     */
+    public LogEntry ingestBulk(BulkPlan plan, Runnable beforeIngest, java.util.function.Consumer<LogEntry> whileLocked) {
+        String ns = plan.namespace();
+        PartitionState ps = state(ns).partitions[plan.partition()];
+        ps.lock();
+        try {
+            beforeIngest.run();
+            storage.ingest(Column.DATA, plan.keyValues());
+            Batch batch = new Batch();
+            for (Digest d : plan.digests()) {
+                track(ns, ps, d, batch);
+            }
+            byte[] image = new io.ferrydb.core.record.ByteWriter(16).i64(plan.keyValues().size()).i64(plan.loadId()).toByteArray();
+            LogEntry marker = stage(ns, ps, LogOp.BULK_LOAD, AckPolicy.ALL_SYNC, Digest.wrap(new byte[20]), hlc.now(), image, false, batch);
+            writeStaged(ps, batch);
+            putsApplied.add(plan.keyValues().size());
+            whileLocked.accept(marker);
+            return marker;
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /** A mirror ingests the master's bulk load records (its BULK_LOAD entry follows in the stream). */
+    public void applyBulk(String ns, int partition, List<byte[][]> keyValues) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            storage.ingest(Column.DATA, keyValues);
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /** The load id of a BULK_LOAD entry. */
+    public static long bulkLoadId(LogEntry marker) {
+        Verify.that(marker.op() == LogOp.BULK_LOAD, "lsn %d is a %s entry, not a bulk load", marker.lsn(), marker.op());
+        io.ferrydb.core.record.ByteReader r = new io.ferrydb.core.record.ByteReader(marker.afterImage());
+        r.i64();
+        return r.i64();
     }
 
     // ---- change tracking (master side, while a mirror is away) ----------------------
@@ -939,6 +1048,15 @@ public final class RecordStore {
      * EXPIRE entry so that replicas and change streams see it. Returns how many.
      */
     public int purgeExpired(String ns, int partition, int maxRecords) {
+        return purgeExpired(ns, partition, maxRecords, e -> { });
+    }
+
+    /**
+     * {@link #purgeExpired(String, int, int)}, calling {@code whileLocked} with each EXPIRE
+     * entry before the partition's lock is released (a master hands it to mirroring in
+     * LSN order; mirrors do not purge expiries themselves, they apply the master's).
+     */
+    public int purgeExpired(String ns, int partition, int maxRecords, java.util.function.Consumer<LogEntry> whileLocked) {
         NamespaceState s = state(ns);
         checkPartition(partition);
         long nowMs = clock.wallMillis();
@@ -963,7 +1081,7 @@ public final class RecordStore {
                     continue;
                 }
                 long ts = hlc.now();
-                append(ns, ps, LogOp.EXPIRE, d, ts, RecordCodec.encode(StoredRecord.tombstone(r, ts)), true);
+                whileLocked.accept(append(ns, ps, LogOp.EXPIRE, d, ts, RecordCodec.encode(StoredRecord.tombstone(r, ts)), true));
                 purged++;
             } finally {
                 ps.unlock();

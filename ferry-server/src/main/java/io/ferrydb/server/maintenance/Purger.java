@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.Timer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -27,6 +28,9 @@ public final class Purger implements AutoCloseable {
     private final ScheduledExecutorService executor;
     private final Timer cycleTimer;
     private volatile double progress;
+    /** Whether this node may expire records of a partition (it masters it); null: always (a node alone). */
+    private volatile java.util.function.BiPredicate<String, Integer> mayExpire;
+    private volatile io.ferrydb.server.mirror.Replication mirroring;
     private volatile long cycles;
 
     public Purger(RecordStore store, long intervalMs, MeterRegistry registry) {
@@ -44,6 +48,37 @@ public final class Purger implements AutoCloseable {
         executor.scheduleWithFixedDelay(this::runOnce, intervalMs, intervalMs, TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * In a cluster only a partition's master expires its records, and the EXPIRE entries
+     * go to its mirrors like any change (a mirror purging by itself would fork its log
+     * from the master's).
+     */
+    public void cluster(java.util.function.BiPredicate<String, Integer> mayExpire, io.ferrydb.server.mirror.Replication mirroring) {
+        this.mirroring = mirroring;
+        this.mayExpire = mayExpire;
+    }
+
+    private int expire(String ns, int p) {
+        java.util.function.BiPredicate<String, Integer> gate = mayExpire;
+        if (gate == null) {
+            return store.purgeExpired(ns, p, MAX_PER_PARTITION_PASS);
+        }
+        if (!gate.test(ns, p)) {
+            return 0;
+        }
+        io.ferrydb.server.mirror.Replication m = mirroring;
+        List<io.ferrydb.server.mirror.Replication.Registered> registered = new java.util.ArrayList<>();
+        int n = store.purgeExpired(ns, p, MAX_PER_PARTITION_PASS, e -> {
+            io.ferrydb.server.mirror.Replication.Registered r = m.register(ns, p, e, io.ferrydb.api.CommitLevel.MASTER,
+                    io.ferrydb.api.Durability.ASYNC);
+            if (r != null) {
+                registered.add(r);
+            }
+        });
+        registered.forEach(m::afterRegister);
+        return n;
+    }
+
     /** One full pass over every partition of every namespace. */
     public void runOnce() {
         long start = System.nanoTime();
@@ -58,7 +93,7 @@ public final class Purger implements AutoCloseable {
                     if (Thread.currentThread().isInterrupted()) {
                         return;
                     }
-                    expired += store.purgeExpired(ns.name(), p, MAX_PER_PARTITION_PASS);
+                    expired += expire(ns.name(), p);
                     tombs += store.purgeTombstones(ns.name(), p, MAX_PER_PARTITION_PASS);
                     trimmed += store.trimLog(ns.name(), p);
                     progress = (double) ++done / total;

@@ -55,6 +55,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     private final Counter entriesApplied;
     private final Counter refusals;
     private final Counter copies;
+    private final Counter bulksReceived;
 
     /** A mirrored partition and the stream its master listens on. */
     private static final class Held {
@@ -76,6 +77,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         this.batches = Counter.builder("ferry_mirror_batches_received").description("replication batches received as a mirror").register(registry);
         this.entriesApplied = Counter.builder("ferry_mirror_entries_flushed").description("changes a mirror wrote to storage").register(registry);
         this.refusals = Counter.builder("ferry_mirror_batches_refused").description("batches refused (stale epoch, gap, diverged)").register(registry);
+        this.bulksReceived = Counter.builder("ferry_mirror_bulk_loads_received").description("bulk loads received as a mirror").register(registry);
         this.copies = Counter.builder("ferry_mirror_copies_received").description("partition copies (resyncs) received").register(registry);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "ferry-mirror-flush");
@@ -106,6 +108,9 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                 try {
                     if (m.hasCopy()) {
                         sync(m.getCopy(), out);
+                    }
+                    if (m.hasBulk()) {
+                        bulk(m.getBulk());
                     }
                     for (MirrorBatch b : m.getBatchesList()) {
                         MirrorReply r = batch(b, out);
@@ -147,6 +152,22 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         }
     }
 
+    /** Bulk loads received and not yet ingested, by partition key and load id: they wait for their BULK_LOAD entry. */
+    private final Map<String, Map<Long, List<byte[][]>>> pendingBulks = new ConcurrentHashMap<>();
+
+    private void bulk(io.ferrydb.proto.MirrorBulk b) {
+        String k = key(b.getNamespace(), b.getPartition());
+        if (syncing.contains(k)) {
+            return; // the sync brings the records, or the BULK_LOAD entry finds them missing and asks for another
+        }
+        List<byte[][]> kvs = new ArrayList<>(b.getKeysCount());
+        for (int i = 0; i < b.getKeysCount(); i++) {
+            kvs.add(new byte[][] {b.getKeys(i).toByteArray(), b.getValues(i).toByteArray()});
+        }
+        pendingBulks.computeIfAbsent(k, x -> new ConcurrentHashMap<>()).put(b.getLoadId(), kvs);
+        bulksReceived.increment();
+    }
+
     private MirrorReply batch(MirrorBatch b, StreamObserver<MirrorAcks> out) {
         batches.increment();
         if (syncing.contains(key(b.getNamespace(), b.getPartition()))) {
@@ -159,6 +180,18 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         ReplicateBatch rb = new ReplicateBatch(b.getNamespace(), b.getPartition(), b.getEpoch(), b.getPrevLsn(), entries, b.getDurableThroughLsn());
         Held h = held(b.getNamespace(), b.getPartition());
         synchronized (h) {
+            // A BULK_LOAD entry new to this mirror needs the load's records, sent before it.
+            Map<Long, List<byte[][]>> pending = pendingBulks.getOrDefault(key(b.getNamespace(), b.getPartition()), Map.of());
+            for (LogEntry e : entries) {
+                if (e.op() == io.ferrydb.core.log.LogOp.BULK_LOAD && e.lsn() > h.state.holds().receivedLsn()
+                        && !pending.containsKey(RecordStore.bulkLoadId(e))) {
+                    refusals.increment();
+                    LOG.info("{}/{}: bulk load at lsn {} came without its records; asking for a resync", b.getNamespace(), b.getPartition(), e.lsn());
+                    AckTriplet holds = h.state.holds();
+                    return new MirrorReply.Refused(b.getNamespace(), b.getPartition(), h.state.epoch(), MirrorReply.Reason.DIVERGED,
+                            holds.receivedLsn() + 1, holds);
+                }
+            }
             h.replyTo = out;
             MirrorPartition.Step step = h.state.onBatch(rb, System.currentTimeMillis());
             MirrorReply reply = step.reply();
@@ -332,7 +365,24 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     }
 
     private void write(MirrorPartition.Flush f) {
-        store.applyReplicated(f.namespace(), f.partition(), f.entries());
+        // A bulk load's records are ingested exactly where its BULK_LOAD entry stands.
+        int from = 0;
+        List<LogEntry> entries = f.entries();
+        for (int i = 0; i < entries.size(); i++) {
+            LogEntry e = entries.get(i);
+            if (e.op() != io.ferrydb.core.log.LogOp.BULK_LOAD) {
+                continue;
+            }
+            if (i > from) {
+                store.applyReplicated(f.namespace(), f.partition(), entries.subList(from, i));
+            }
+            Map<Long, List<byte[][]>> pending = pendingBulks.get(key(f.namespace(), f.partition()));
+            List<byte[][]> kvs = pending == null ? null : pending.remove(RecordStore.bulkLoadId(e));
+            io.ferrydb.core.Verify.that(kvs != null, "bulk load at lsn %d of %s/%d without its records", e.lsn(), f.namespace(), f.partition());
+            store.applyBulk(f.namespace(), f.partition(), kvs);
+            from = i;
+        }
+        store.applyReplicated(f.namespace(), f.partition(), from == 0 ? entries : entries.subList(from, entries.size()));
         entriesApplied.increment(f.entries().size());
         committer.asyncWritten();
     }

@@ -225,6 +225,24 @@ public final class Replication implements AutoCloseable {
      * caller then acknowledges on local durability alone).
      */
     public CompletableFuture<Void> committed(String ns, int p, LogEntry entry, CommitLevel level, Durability durability) {
+        Registered reg = register(ns, p, entry, level, durability);
+        if (reg == null) {
+            return null;
+        }
+        afterRegister(reg);
+        return reg.future();
+    }
+
+    /** A change handed to its replicator; {@link #afterRegister} completes the hand-off outside the lock. */
+    public record Registered(String namespace, int partition, PartitionReplicator replicator, CompletableFuture<Void> future,
+                             PartitionReplicator.Outcome outcome) {}
+
+    /**
+     * Hands a written change to its partition's replicator. Call it while the store still
+     * holds the partition's lock, so changes reach the replicator in LSN order whatever
+     * thread wrote them; null when the partition has no mirrors.
+     */
+    public Registered register(String ns, int p, LogEntry entry, CommitLevel level, Durability durability) {
         PartitionReplicator r = replicators.get(key(ns, p));
         if (r == null) {
             return null;
@@ -236,11 +254,41 @@ public final class Replication implements AutoCloseable {
         synchronized (r) {
             o = r.onCommitted(entry, level, durability, token);
         }
-        complete(o.acknowledge());
-        resync(ns, p, o.needResync());
-        active.add(key(ns, p));
-        markDirty(r);
-        return f;
+        return new Registered(ns, p, r, f, o);
+    }
+
+    /** Acknowledges what the registration released and sends (after the store's lock is released). */
+    public void afterRegister(Registered reg) {
+        complete(reg.outcome().acknowledge());
+        resync(reg.namespace(), reg.partition(), reg.outcome().needResync());
+        active.add(key(reg.namespace(), reg.partition()));
+        markDirty(reg.replicator());
+    }
+
+    /**
+     * Before a bulk load of a partition is ingested here (the store holds the partition's
+     * lock): the records go to every mirror of the partition's stream, after everything
+     * logged before. The mirrors keep them and ingest them where the load's BULK_LOAD
+     * entry comes in the stream.
+     */
+    public void beforeBulk(RecordStore.BulkPlan plan) {
+        PartitionReplicator r = replicators.get(key(plan.namespace(), plan.partition()));
+        if (r == null) {
+            return;
+        }
+        java.util.Set<String> mirrors;
+        synchronized (r) {
+            mirrors = new java.util.TreeSet<>(r.mirrorHoldings().keySet());
+        }
+        io.ferrydb.proto.MirrorBulk.Builder b = io.ferrydb.proto.MirrorBulk.newBuilder().setNamespace(plan.namespace())
+                .setPartition(plan.partition()).setLoadId(plan.loadId());
+        for (byte[][] kv : plan.keyValues()) {
+            b.addKeys(ByteString.copyFrom(kv[0])).addValues(ByteString.copyFrom(kv[1]));
+        }
+        MirrorMessage m = MirrorMessage.newBuilder().setFromNode(nodeId).setBulk(b).build();
+        for (String mirror : mirrors) {
+            link(mirror).send(m);
+        }
     }
 
     /** The master's own storage is durable through {@code lsn}. */

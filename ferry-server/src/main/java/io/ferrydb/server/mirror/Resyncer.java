@@ -325,6 +325,12 @@ public final class Resyncer {
                     start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED));
                     return;
                 }
+                if (entries.stream().anyMatch(e -> e.op() == io.ferrydb.core.log.LogOp.BULK_LOAD)) {
+                    escalations.increment();
+                    LOG.info("sync of {} by LOG: a bulk load (no log entries for its records) lies after lsn {}; escalating", s.key(), s.nextLsn);
+                    start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED));
+                    return;
+                }
                 for (LogEntry e : entries) {
                     byte[] b = e.encode();
                     c.addEntries(ByteString.copyFrom(b));

@@ -139,6 +139,19 @@ public final class FerryGrpcService extends FerryGrpc.FerryImplBase {
     }
 
     @Override
+    public void bulkLoad(io.ferrydb.proto.BulkLoadRequest request, StreamObserver<io.ferrydb.proto.BulkLoadResponse> out) {
+        unary(Op.BULK_LOAD, out, () -> {
+            if (request.getRecordsCount() > MAX_BULK_RECORDS) {
+                throw new FerryException(io.ferrydb.api.ErrorCode.RESOURCE_EXHAUSTED,
+                        "records has " + request.getRecordsCount() + " entries; at most " + MAX_BULK_RECORDS + " per request", null, false);
+            }
+            return handler.bulkLoad(request);
+        });
+    }
+
+    private static final int MAX_BULK_RECORDS = 100_000;
+
+    @Override
     public void batchWrite(BatchWriteRequest request, StreamObserver<BatchWriteResponse> out) {
         unary(Op.BATCH_WRITE, out, () -> {
             checkBatchSize("ops", request.getOpsCount());

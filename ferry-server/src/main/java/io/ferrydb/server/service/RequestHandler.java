@@ -140,7 +140,26 @@ public final class RequestHandler {
                 refused[i] = e;
             }
         }
-        List<WriteOutcome> outcomes = ops.isEmpty() ? List.of() : store.writeAll(ops);
+        io.ferrydb.server.mirror.Replication mirroring = replication;
+        List<PreparedWrite> admitted = new ArrayList<>(ops.size());
+        for (int i = 0; i < writes.size(); i++) {
+            if (refused == null || refused[i] == null) {
+                admitted.add(writes.get(i));
+            }
+        }
+        io.ferrydb.server.mirror.Replication.Registered[] registered = new io.ferrydb.server.mirror.Replication.Registered[ops.size()];
+        // Written changes go to the replicators under the partitions' locks: in LSN order.
+        List<WriteOutcome> outcomes = ops.isEmpty() ? List.of() : store.writeAll(ops, mirroring == null ? null : written -> {
+            for (int j = 0; j < written.size(); j++) {
+                if (written.get(j) instanceof WriteOutcome.Written logged) {
+                    PreparedWrite w = admitted.get(j);
+                    WritePolicy policy = w.op().policy();
+                    registered[j] = mirroring.register(w.ns().name(), w.op().key().partition(), logged.entry(),
+                            policy.commitLevel() != null ? policy.commitLevel() : w.ns().defaultCommitLevel(),
+                            policy.durability() != null ? policy.durability() : w.ns().defaultDurability());
+                }
+            }
+        });
         List<CompletableFuture<Message>> out = new ArrayList<>(writes.size());
         CompletableFuture<Void> durable = null;
         boolean asyncWritten = false;
@@ -151,6 +170,7 @@ public final class RequestHandler {
                 out.add(CompletableFuture.failedFuture(refused[i]));
                 continue;
             }
+            io.ferrydb.server.mirror.Replication.Registered reg = ops.isEmpty() ? null : registered[next];
             WriteOutcome outcome = outcomes.get(next++);
             if (outcome instanceof WriteOutcome.Refused r) {
                 out.add(CompletableFuture.failedFuture(new FerryException(r.code(), r.message(), null, false)));
@@ -167,26 +187,23 @@ public final class RequestHandler {
             }
             WritePolicy policy = w.op().policy();
             Durability d = policy.durability() != null ? policy.durability() : w.ns().defaultDurability();
-            io.ferrydb.server.mirror.Replication mirroring = replication;
-            if (mirroring != null && outcome instanceof WriteOutcome.Written logged) {
-                io.ferrydb.api.CommitLevel level = policy.commitLevel() != null ? policy.commitLevel() : w.ns().defaultCommitLevel();
+            if (reg != null && outcome instanceof WriteOutcome.Written logged) {
                 String ns = w.ns().name();
                 int p = w.op().key().partition();
-                CompletableFuture<Void> mirrored = mirroring.committed(ns, p, logged.entry(), level, d);
-                if (mirrored != null) {
-                    if (d == Durability.SYNC) {
-                        if (durable == null) {
-                            durable = committer.awaitDurable();
-                        }
-                        long lsn = logged.lsn();
-                        durable.thenRun(() -> mirroring.localDurable(ns, p, lsn));
-                    } else {
-                        asyncWritten = true;
+                mirroring.afterRegister(reg);
+                CompletableFuture<Void> mirrored = reg.future();
+                if (d == Durability.SYNC) {
+                    if (durable == null) {
+                        durable = committer.awaitDurable();
                     }
-                    Message answer = resp;
-                    out.add(mirrored.thenApply(v -> answer));
-                    continue;
+                    long lsn = logged.lsn();
+                    durable.thenRun(() -> mirroring.localDurable(ns, p, lsn));
+                } else {
+                    asyncWritten = true;
                 }
+                Message answer = resp;
+                out.add(mirrored.thenApply(v -> answer));
+                continue;
             }
             if (d == Durability.ASYNC) {
                 asyncWritten = true;
@@ -273,6 +290,105 @@ public final class RequestHandler {
             }
         }
         return b.build();
+    }
+
+    /** Called after a bulk load with the namespace, the partitions loaded, their boundary LSNs and the record count. */
+    public interface BulkLoadListener {
+        void loaded(String namespace, List<Integer> partitions, List<Long> boundaryLsns, long records);
+    }
+
+    private volatile BulkLoadListener bulkLoadListener = (ns, ps, lsns, n) -> { };
+
+    public void onBulkLoad(BulkLoadListener listener) {
+        this.bulkLoadListener = listener;
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong bulkLoads = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+
+    /**
+     * A bulk load of records this node masters: validated as a whole (an error names the
+     * record), then per partition ingested without log entries on this node and handed
+     * to the partition's mirrors (RecordStore.ingestBulk), with one BULK_LOAD entry as the
+     * boundary, acknowledged when that entry is durable here and on every IN_SYNC mirror.
+     * A key given twice keeps its last record; every loaded record is new (generation 1).
+     */
+    public CompletableFuture<io.ferrydb.proto.BulkLoadResponse> bulkLoad(io.ferrydb.proto.BulkLoadRequest req) {
+        if (req.getRecordsCount() == 0) {
+            throw FerryException.invalid("records is empty");
+        }
+        String ns = null;
+        java.util.TreeMap<Integer, List<RecordStore.BulkRecord>> byPartition = new java.util.TreeMap<>();
+        for (int i = 0; i < req.getRecordsCount(); i++) {
+            io.ferrydb.proto.BulkRecord r = req.getRecords(i);
+            if (!r.hasKey()) {
+                throw FerryException.invalid("records[%d].key is not set", i);
+            }
+            Key key = Convert.fromProto("records[" + i + "].key", r.getKey());
+            store.namespace("records[" + i + "].key.namespace", key.namespace());
+            if (ns == null) {
+                ns = key.namespace();
+            } else if (!ns.equals(key.namespace())) {
+                throw FerryException.invalid("records[%d].key.namespace is %s but the load is of namespace %s", i, key.namespace(), ns);
+            }
+            List<BinValidator.NamedValue> bins = new ArrayList<>(r.getBinsCount());
+            for (int j = 0; j < r.getBinsCount(); j++) {
+                Bin b = r.getBins(j);
+                if (!b.hasValue()) {
+                    throw FerryException.invalid("records[%d].bins[%d].value is not set", i, j);
+                }
+                bins.add(new BinValidator.NamedValue(b.getName(), Convert.fromProto("records[" + i + "].bins", j, ".value", b.getValue())));
+            }
+            BinValidator.check("records[" + i + "].bins", bins);
+            byPartition.computeIfAbsent(key.partition(), x -> new ArrayList<>()).add(new RecordStore.BulkRecord(key, bins));
+        }
+        for (int p : byPartition.keySet()) {
+            admit(ns, p);
+        }
+        List<RecordStore.BulkPlan> plans = new ArrayList<>();
+        for (Map.Entry<Integer, List<RecordStore.BulkRecord>> e : byPartition.entrySet()) {
+            plans.add(store.planBulk(ns, e.getKey(), bulkLoads.incrementAndGet(), e.getValue()));
+        }
+        io.ferrydb.server.mirror.Replication mirroring = replication;
+        List<CompletableFuture<Void>> done = new ArrayList<>();
+        List<Integer> partitions = new ArrayList<>();
+        List<Long> boundaries = new ArrayList<>();
+        long loaded = 0;
+        for (RecordStore.BulkPlan plan : plans) {
+            io.ferrydb.server.mirror.Replication.Registered[] reg = new io.ferrydb.server.mirror.Replication.Registered[1];
+            io.ferrydb.core.log.LogEntry marker = store.ingestBulk(plan,
+                    () -> {
+                        if (mirroring != null) {
+                            mirroring.beforeBulk(plan);
+                        }
+                    },
+                    e -> reg[0] = mirroring == null ? null
+                            : mirroring.register(plan.namespace(), plan.partition(), e, io.ferrydb.api.CommitLevel.ALL, Durability.SYNC));
+            partitions.add(plan.partition());
+            boundaries.add(marker.lsn());
+            loaded += plan.keyValues().size();
+            if (reg[0] != null) {
+                mirroring.afterRegister(reg[0]);
+                done.add(reg[0].future());
+            }
+        }
+        // The BULK_LOAD entries are durable with the next fsync (the records already are: ingested files are synced).
+        CompletableFuture<Void> durable = committer.awaitDurable();
+        for (int i = 0; i < partitions.size(); i++) {
+            int p = partitions.get(i);
+            long lsn = boundaries.get(i);
+            if (mirroring != null) {
+                String n = ns;
+                durable.thenRun(() -> mirroring.localDurable(n, p, lsn));
+            }
+        }
+        done.add(durable);
+        long records = loaded;
+        String namespace = ns;
+        return CompletableFuture.allOf(done.toArray(new CompletableFuture[0])).thenApply(v -> {
+            bulkLoadListener.loaded(namespace, partitions, boundaries, records);
+            return io.ferrydb.proto.BulkLoadResponse.newBuilder().setLoaded(records).setPartitions(partitions.size())
+                    .addAllBoundaryLsn(boundaries).build();
+        });
     }
 
     private static void requireKey(boolean present) {

@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 
 /** Per-operation request counts by outcome, and latency timers. */
 public final class RequestMetrics {
-    public enum Op { PUT, GET, EXISTS, DELETE, BATCH_GET, BATCH_WRITE, SCAN, INFO }
+    public enum Op { PUT, GET, EXISTS, DELETE, BATCH_GET, BATCH_WRITE, SCAN, INFO, BULK_LOAD }
 
     private final MeterRegistry registry;
     private final Map<Op, Timer> timers = new EnumMap<>(Op.class);

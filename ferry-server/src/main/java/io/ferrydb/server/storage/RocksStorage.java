@@ -113,6 +113,40 @@ public final class RocksStorage implements Storage {
         }
     }
 
+    private final java.util.concurrent.atomic.AtomicLong ingestFiles = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * Writes the pairs to an SST file (with the column's options) and ingests it: moved
+     * into the database, no WAL, no memtable; RocksDB syncs the file before adding it.
+     */
+    @Override
+    public void ingest(Column column, List<byte[][]> sortedKeyValues) {
+        if (sortedKeyValues.isEmpty()) {
+            return;
+        }
+        Path file = dir.resolve("ingest-" + ingestFiles.incrementAndGet() + "-" + System.nanoTime() + ".sst");
+        try (org.rocksdb.EnvOptions env = new org.rocksdb.EnvOptions();
+             org.rocksdb.Options opts = new org.rocksdb.Options(dbOptions, column == Column.META ? cfOptions : partitionedCfOptions);
+             org.rocksdb.SstFileWriter writer = new org.rocksdb.SstFileWriter(env, opts)) {
+            writer.open(file.toString());
+            for (byte[][] kv : sortedKeyValues) {
+                writer.put(kv[0], kv[1]);
+            }
+            writer.finish();
+            try (org.rocksdb.IngestExternalFileOptions io = new org.rocksdb.IngestExternalFileOptions().setMoveFiles(true)) {
+                db.ingestExternalFile(columns.get(column), List.of(file.toString()), io);
+            }
+        } catch (RocksDBException e) {
+            throw new FerryException(ErrorCode.INTERNAL, "bulk ingest into " + column + " failed: " + e.getMessage(), e);
+        } finally {
+            try {
+                Files.deleteIfExists(file);
+            } catch (java.io.IOException ignored) {
+                // moved into the database, or never written
+            }
+        }
+    }
+
     @Override
     public void sync() {
         try {
