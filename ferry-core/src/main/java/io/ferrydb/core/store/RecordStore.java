@@ -401,7 +401,9 @@ public final class RecordStore {
         long lsn = ps.stagedLsn + 1;
         LogEntry entry = new LogEntry(ps.epoch, lsn, ts, op, ack, digest, image);
         stageEntry(ns, ps, entry, removeData, batch);
-        track(ns, ps, digest, batch);
+        if (op != LogOp.BULK_LOAD) {
+            track(ns, ps, digest, batch);
+        }
         return entry;
     }
 
