@@ -131,10 +131,17 @@ class LogEntryTest {
         assertEquals(1, LogOp.PUT.code());
         assertEquals(2, LogOp.DELETE.code());
         assertEquals(3, LogOp.EXPIRE.code());
+        assertEquals(4, LogOp.BULK_LOAD.code());
         for (LogOp op : LogOp.values()) {
             assertEquals(op, LogOp.fromCode(op.code()));
         }
-        assertThrows(IllegalArgumentException.class, () -> LogOp.fromCode(4));
+        assertThrows(IllegalArgumentException.class, () -> LogOp.fromCode(5));
+        int[] ackCodes = {0, 1, 2, 3, 4};
+        for (int i = 0; i < ackCodes.length; i++) {
+            assertEquals(ackCodes[i], AckPolicy.values()[i].code(), "ack policy " + AckPolicy.values()[i]);
+            assertEquals(AckPolicy.values()[i], AckPolicy.fromCode(ackCodes[i]));
+        }
+        assertThrows(IllegalArgumentException.class, () -> AckPolicy.fromCode(5));
     }
 
     /**
