@@ -95,6 +95,7 @@ public final class FerryNode implements AutoCloseable {
     private ExecutorService scanExecutor;
     private WritePipeline writePipeline;
     private volatile NodeCluster cluster;
+    private RequestHandler handler;
 
     private FerryNode(NodeConfig config) {
         this.config = config.validate();
@@ -138,7 +139,7 @@ public final class FerryNode implements AutoCloseable {
             return t;
         });
         writePipeline = new WritePipeline(config.storageThreads, config.writeQueueCapacity, registry);
-        RequestHandler handler = new RequestHandler(store, committer);
+        handler = new RequestHandler(store, committer);
         mirrorReceiver = new MirrorReceiver(store, committer, new MirrorPartition.Config(MIRROR_CACHE_ENTRIES, MIRROR_FLUSH_MS), registry);
         replication = new Replication(config.nodeId, store, new PartitionReplicator.Config(MIRROR_BATCH_ENTRIES, MIRROR_BUFFER_ENTRIES,
                 MIRROR_RESEND_MS), registry);
@@ -251,6 +252,16 @@ public final class FerryNode implements AutoCloseable {
 
     public RecordStore store() {
         return store;
+    }
+
+    /** The request path (partition gate, validated writes with durability and commit levels), for other protocols. */
+    public RequestHandler requestHandler() {
+        return handler;
+    }
+
+    /** The master side of mirroring: what each mirror acknowledged (WAIT, INFO replication). */
+    public Replication replication() {
+        return replication;
     }
 
     public PrometheusMeterRegistry registry() {

@@ -63,6 +63,8 @@ public final class NodeConfig {
     public long leaseMs = 1000;
     /** A node silent this long is declared failed (must exceed the lease with margin for clock drift). */
     public long failureTimeoutMs = 1500;
+    /** The Redis protocol endpoint (ferry-redis). */
+    public RedisYaml redis = new RedisYaml();
 
     public static final class NamespaceYaml {
         public String name = "test";
@@ -113,6 +115,27 @@ public final class NodeConfig {
         }
     }
 
+    /**
+     * Turns the Redis endpoint on and adds its namespace if it is not configured
+     * (ASYNC durability, commit level ALL: acknowledged once every in-sync mirror holds
+     * the write in memory, fsynced within async-flush-ms, like Redis with AOF everysec).
+     */
+    public NodeConfig withRedis(int port) {
+        redis.enabled = true;
+        redis.port = port;
+        addRedisNamespace();
+        return this;
+    }
+
+    private void addRedisNamespace() {
+        if (namespaces.stream().noneMatch(n -> redis.namespace.equals(n.name))) {
+            NamespaceYaml n = new NamespaceYaml();
+            n.name = redis.namespace;
+            n.defaultDurability = Durability.ASYNC;
+            namespaces.add(n);
+        }
+    }
+
     public List<NamespaceConfig> namespaceConfigs() {
         List<NamespaceConfig> out = new ArrayList<>();
         for (NamespaceYaml n : namespaces) {
@@ -153,6 +176,11 @@ public final class NodeConfig {
         require(leaseMs > 2 * heartbeatIntervalMs, "lease-ms (%d) must exceed two heartbeat intervals (%d)", leaseMs, 2 * heartbeatIntervalMs);
         require(failureTimeoutMs * 0.9 > leaseMs * 1.1,
                 "failure-timeout-ms (%d) must exceed lease-ms (%d) by the clock-drift margin (x1.22)", failureTimeoutMs, leaseMs);
+        require(redis != null, "redis must be a mapping");
+        redis.validate();
+        if (redis.enabled && namespaces != null) {
+            addRedisNamespace();
+        }
         require(namespaces != null && !namespaces.isEmpty(), "namespaces must list at least one namespace");
         List<String> names = new ArrayList<>();
         for (int i = 0; i < namespaces.size(); i++) {

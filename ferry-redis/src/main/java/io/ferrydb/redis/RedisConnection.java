@@ -1,0 +1,241 @@
+package io.ferrydb.redis;
+
+import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Durability;
+import io.ferrydb.api.FerryException;
+import io.ferrydb.server.service.RequestHandler;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * One client connection. Commands run in arrival order on the connection's event loop
+ * and are answered in that order, however they complete: a write waiting for fsync or
+ * for its mirrors does not hold back the commands pipelined behind it (their effects
+ * are already in the store), but a command forwarded to another node does, so a
+ * pipelined read always sees the writes sent before it. Answers that are ready leave
+ * together at the end of a read cycle (one flush per batch of pipelined commands).
+ *
+ * <p>Bounded: at most {@code maxPipelined} commands wait or are unanswered; beyond it
+ * the connection stops reading until answers drain (TCP pushes back on the client).
+ */
+final class RedisConnection extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(RedisConnection.class);
+
+    final RedisEndpoint endpoint;
+    final long id;
+    final long createdAtMs = System.currentTimeMillis();
+    String name = "";
+    int db;
+    String set = "db0";
+    int protocol = 2;
+    boolean authenticated;
+    volatile Durability durability;
+    volatile CommitLevel commitLevel;
+    /** Set while a command runs when it went to another node: later commands wait for it. */
+    volatile boolean forwarded;
+    /** Highest LSN this connection wrote per partition mastered here (WAIT). Bounded by the partition count. */
+    final Map<Integer, Long> localWrites = new ConcurrentHashMap<>();
+    /** Commit level of this connection's forwarded writes per partition (WAIT). */
+    final Map<Integer, CommitLevel> remoteWrites = new ConcurrentHashMap<>();
+
+    private ChannelHandlerContext ctx;
+    private final ArrayDeque<Object> waiting = new ArrayDeque<>();
+    private final ArrayDeque<Slot> unanswered = new ArrayDeque<>();
+    private CompletableFuture<Reply> barrier;
+    private boolean closing;
+
+    private static final class Slot {
+        Reply reply;
+        CompletableFuture<Reply> pending;
+        boolean closeAfter;
+    }
+
+    RedisConnection(RedisEndpoint endpoint, long id) {
+        this.endpoint = endpoint;
+        this.id = id;
+        this.authenticated = endpoint.settings().password.isEmpty();
+        this.durability = endpoint.settings().durability;
+        this.commitLevel = endpoint.settings().commitLevel;
+    }
+
+    void select(int db) {
+        this.db = db;
+        this.set = "db" + db;
+    }
+
+    void noteLocalWrite(int partition, long lsn) {
+        localWrites.merge(partition, lsn, Math::max);
+    }
+
+    void noteRemoteWrite(int partition, CommitLevel level) {
+        remoteWrites.put(partition, level);
+    }
+
+    String remoteAddress() {
+        return ctx == null ? "?" : String.valueOf(ctx.channel().remoteAddress()).replaceFirst("^/", "");
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        endpoint.opened(this);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        endpoint.closed(this);
+        waiting.clear();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closing) {
+            return;
+        }
+        if (msg instanceof RespDecoder.ProtocolError e) {
+            Slot s = new Slot();
+            s.reply = Reply.error("ERR " + e.message());
+            s.closeAfter = true;
+            unanswered.add(s);
+            closing = true;
+            return;
+        }
+        if (barrier != null || !waiting.isEmpty()) {
+            waiting.add(msg);
+        } else {
+            execute((byte[][]) msg);
+        }
+        if (waiting.size() + unanswered.size() >= endpoint.settings().maxPipelined) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        answer();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!(cause instanceof java.io.IOException)) {
+            LOG.warn("redis connection {} failed", id, cause);
+        }
+        ctx.close();
+    }
+
+    private void execute(byte[][] args) {
+        forwarded = false;
+        Object result;
+        try {
+            result = endpoint.commands().run(this, args);
+        } catch (RuntimeException e) {
+            result = errorReply(e);
+        }
+        Slot s = new Slot();
+        if (result instanceof Reply r) {
+            s.reply = r;
+        } else {
+            @SuppressWarnings("unchecked")
+            CompletableFuture<Reply> f = (CompletableFuture<Reply>) result;
+            if (f.isDone()) {
+                s.reply = settle(f);
+            } else {
+                s.pending = f;
+                if (forwarded) {
+                    barrier = f;
+                }
+                f.whenComplete((r, e) -> ctx.channel().eventLoop().execute(this::resume));
+            }
+        }
+        if (s.reply == Commands.QUIT_REPLY) {
+            s.reply = Reply.OK;
+            s.closeAfter = true;
+            closing = true;
+        }
+        unanswered.add(s);
+    }
+
+    /** On the event loop after an asynchronous command completed: answer, then run what waited for it. */
+    private void resume() {
+        if (barrier != null && barrier.isDone()) {
+            barrier = null;
+        }
+        while (barrier == null && !waiting.isEmpty() && !closing) {
+            execute((byte[][]) waiting.poll());
+        }
+        answer();
+    }
+
+    /** Writes every answer that is ready, in order, and flushes once. */
+    private void answer() {
+        ByteBuf out = null;
+        boolean close = false;
+        while (!unanswered.isEmpty()) {
+            Slot s = unanswered.peek();
+            if (s.reply == null) {
+                if (!s.pending.isDone()) {
+                    break;
+                }
+                s.reply = settle(s.pending);
+            }
+            unanswered.poll();
+            if (out == null) {
+                out = ctx.alloc().ioBuffer();
+            }
+            if (s.reply instanceof Reply.Err err) {
+                endpoint.metrics().error(err.message());
+            }
+            s.reply.write(out, protocol);
+            if (s.closeAfter) {
+                close = true;
+                break;
+            }
+        }
+        if (out != null) {
+            if (close) {
+                ctx.writeAndFlush(out).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            ctx.writeAndFlush(out);
+        }
+        if (!ctx.channel().config().isAutoRead() && waiting.size() + unanswered.size() < endpoint.settings().maxPipelined / 2) {
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    private static Reply settle(CompletableFuture<Reply> f) {
+        try {
+            return f.join();
+        } catch (RuntimeException e) {
+            return errorReply(e);
+        }
+    }
+
+    /** An exception as the client sees it: Redis errors as they are, FerryDB refusals with their status. */
+    static Reply errorReply(Throwable t) {
+        Throwable c = t;
+        while ((c instanceof java.util.concurrent.CompletionException || c instanceof java.util.concurrent.ExecutionException)
+                && c.getCause() != null) {
+            c = c.getCause();
+        }
+        if (c instanceof RedisValues.RedisError e) {
+            return Reply.error(e.getMessage());
+        }
+        FerryException fe = RequestHandler.failure(c);
+        if (fe.code() == io.ferrydb.api.ErrorCode.INTERNAL) {
+            LOG.error("redis command failed", c);
+        }
+        return Reply.error("ERR " + fe.code() + ": " + fe.reason());
+    }
+}
