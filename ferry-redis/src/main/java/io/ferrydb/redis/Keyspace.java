@@ -72,6 +72,14 @@ final class Keyspace {
         return store;
     }
 
+    RequestHandler handler() {
+        return handler;
+    }
+
+    NamespaceConfig namespaceConfig() {
+        return ns;
+    }
+
     /** Whether this node serves the partition now (master with a lease). */
     boolean local(int partition) {
         try {

@@ -51,6 +51,8 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<Object> waiting = new ArrayDeque<>();
     private final ArrayDeque<Slot> unanswered = new ArrayDeque<>();
     private CompletableFuture<Reply> barrier;
+    /** The last SET/GET handed to the event loop's {@link LoopBatch}; other commands wait until it is answered. */
+    private CompletableFuture<Reply> lastBatched;
     private boolean closing;
 
     private static final class Slot {
@@ -111,11 +113,8 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
             closing = true;
             return;
         }
-        if (barrier != null || !waiting.isEmpty()) {
-            waiting.add(msg);
-        } else {
-            execute((byte[][]) msg);
-        }
+        waiting.add(msg);
+        runWaiting();
         if (waiting.size() + unanswered.size() >= endpoint.settings().maxPipelined) {
             ctx.channel().config().setAutoRead(false);
         }
@@ -134,11 +133,64 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
+    /** Runs waiting commands in order until one must wait for an unfinished command before it. */
+    private void runWaiting() {
+        while (!waiting.isEmpty() && !closing) {
+            if (barrier != null && !barrier.isDone()) {
+                return;
+            }
+            barrier = null;
+            byte[][] next = (byte[][]) waiting.peek();
+            if (lastBatched != null && !lastBatched.isDone() && !batchable(next)) {
+                barrier = lastBatched;
+                return;
+            }
+            execute((byte[][]) waiting.poll());
+        }
+    }
+
+    private static boolean batchable(byte[][] args) {
+        return (args.length == 3 && Commands.is(args[0], "set")) || (args.length == 2 && Commands.is(args[0], "get"));
+    }
+
+    /**
+     * A plain SET of a key mastered here joins the event loop's batch; so does a GET
+     * while this connection has batched commands unanswered (it must see them). Null:
+     * not batched, run it as any other command.
+     */
+    private CompletableFuture<Reply> tryBatch(byte[][] args) {
+        if (!authenticated || !batchable(args)) {
+            return null;
+        }
+        boolean set = args.length == 3;
+        if (!set && (lastBatched == null || lastBatched.isDone())) {
+            return null;
+        }
+        io.ferrydb.api.Key key;
+        try {
+            key = Commands.key(this, endpoint.keyspace().namespace(), args[1]);
+        } catch (RuntimeException e) {
+            return null;
+        }
+        if (!endpoint.keyspace().local(key.partition())) {
+            return null;
+        }
+        endpoint.metrics().command(set ? "set" : "get");
+        LoopBatch batch = endpoint.batch(ctx.channel().eventLoop());
+        return set ? batch.set(this, key, args[2]) : batch.get(this, key);
+    }
+
     private void execute(byte[][] args) {
         forwarded = false;
         Object result;
         try {
-            result = endpoint.commands().run(this, args);
+            CompletableFuture<Reply> batched = tryBatch(args);
+            if (batched != null) {
+                lastBatched = batched;
+                result = batched;
+            } else {
+                result = endpoint.commands().run(this, args);
+            }
         } catch (RuntimeException e) {
             result = errorReply(e);
         }
@@ -168,12 +220,7 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
 
     /** On the event loop after an asynchronous command completed: answer, then run what waited for it. */
     private void resume() {
-        if (barrier != null && barrier.isDone()) {
-            barrier = null;
-        }
-        while (barrier == null && !waiting.isEmpty() && !closing) {
-            execute((byte[][]) waiting.poll());
-        }
+        runWaiting();
         answer();
     }
 

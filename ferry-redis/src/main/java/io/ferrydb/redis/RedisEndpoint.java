@@ -61,6 +61,7 @@ public final class RedisEndpoint implements AutoCloseable {
     private final InfoReport info;
     private final ExecutorService scans;
     private final Map<Long, RedisConnection> connections = new ConcurrentHashMap<>();
+    private final Map<io.netty.channel.EventLoop, LoopBatch> batches = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final AtomicReference<FerryClient> forwarder = new AtomicReference<>();
     private EventLoopGroup boss;
@@ -138,6 +139,15 @@ public final class RedisEndpoint implements AutoCloseable {
 
     NamespaceConfig namespaceConfig() {
         return namespace;
+    }
+
+    Keyspace keyspace() {
+        return keyspace;
+    }
+
+    /** The batch of the given event loop (one per loop, used only on it). */
+    LoopBatch batch(io.netty.channel.EventLoop loop) {
+        return batches.computeIfAbsent(loop, l -> new LoopBatch(l, keyspace));
     }
 
     Commands commands() {
