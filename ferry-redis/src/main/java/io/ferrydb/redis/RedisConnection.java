@@ -207,7 +207,7 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
                 if (forwarded) {
                     barrier = f;
                 }
-                f.whenComplete((r, e) -> ctx.channel().eventLoop().execute(this::resume));
+                f.whenComplete((r, e) -> scheduleResume());
             }
         }
         if (s.reply == Commands.QUIT_REPLY) {
@@ -218,8 +218,18 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
         unanswered.add(s);
     }
 
+    private final java.util.concurrent.atomic.AtomicBoolean resumeScheduled = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Many commands completing together (a batch, a group commit) wake the connection once. */
+    private void scheduleResume() {
+        if (resumeScheduled.compareAndSet(false, true)) {
+            ctx.channel().eventLoop().execute(this::resume);
+        }
+    }
+
     /** On the event loop after an asynchronous command completed: answer, then run what waited for it. */
     private void resume() {
+        resumeScheduled.set(false);
         runWaiting();
         answer();
     }
