@@ -38,7 +38,8 @@ bench() {
 single() {
   local rport fport
   rport=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize no > "$out/redis.log" 2>&1 &
+  mkdir -p "$out/r0"
+  redis-server --port "$rport" --bind 127.0.0.1 --dir "$out/r0" --save '' --appendonly no --daemonize no > "$out/redis.log" 2>&1 &
   pids+=($!)
   fport=$(free_port)
   bin/ferry server --data-dir "$out/ferry1" --port "$(free_port)" --http-port "$(free_port)" --control-port "$(free_port)" \
@@ -61,9 +62,11 @@ single() {
 pair() {
   local r1 r2 base
   r1=$(free_port); r2=$(free_port)
-  redis-server --port "$r1" --bind 127.0.0.1 --save '' --appendonly no > "$out/redis-primary.log" 2>&1 &
+  mkdir -p "$out/r1" "$out/r2"   # a full sync writes an RDB file into --dir
+  redis-server --port "$r1" --bind 127.0.0.1 --dir "$out/r1" --save '' --appendonly no > "$out/redis-primary.log" 2>&1 &
   pids+=($!)
-  redis-server --port "$r2" --bind 127.0.0.1 --save '' --appendonly no --replicaof 127.0.0.1 "$r1" > "$out/redis-replica.log" 2>&1 &
+  redis-server --port "$r2" --bind 127.0.0.1 --dir "$out/r2" --save '' --appendonly no --replicaof 127.0.0.1 "$r1" \
+    > "$out/redis-replica.log" 2>&1 &
   pids+=($!)
   base=7800
   bin/ferry cluster start-local --nodes 2 --base-dir "$out/pair" --base-port "$base" --json > "$out/pair.json"

@@ -53,7 +53,7 @@ final class InfoReport {
             return new Reply.Verbatim(text(sections, Map.of()));
         }
         // Counting keys walks the namespace: off the event loop, and later commands wait for it.
-        c.forwarded = true;
+        c.unfinished = true;
         return ks.scan(null, 0, Limits.PARTITION_COUNT).thenApply(entries -> {
             long now = System.currentTimeMillis();
             Map<String, long[]> perSet = new TreeMap<>();

@@ -22,13 +22,13 @@ import io.ferrydb.proto.DeleteResponse;
 import io.ferrydb.proto.PutResponse;
 import io.ferrydb.redis.RedisValues.View;
 import io.ferrydb.server.service.RequestHandler;
+import io.ferrydb.server.service.WritePipeline;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
@@ -54,9 +54,12 @@ final class Keyspace {
     private final Supplier<FerryClient> remote;
     private final Executor scanExecutor;
     private final RedisMetrics metrics;
+    private final WritePipeline pipeline;
 
-    Keyspace(RequestHandler handler, NamespaceConfig ns, Supplier<FerryClient> remote, Executor scanExecutor, RedisMetrics metrics) {
+    Keyspace(RequestHandler handler, WritePipeline pipeline, NamespaceConfig ns, Supplier<FerryClient> remote, Executor scanExecutor,
+             RedisMetrics metrics) {
         this.handler = handler;
+        this.pipeline = pipeline;
         this.store = handler.store();
         this.ns = ns;
         this.remote = remote;
@@ -94,7 +97,7 @@ final class Keyspace {
     }
 
     private FerryAsyncClient forward(RedisConnection c) {
-        c.forwarded = true;
+        c.unfinished = true;
         metrics.forwarded.increment();
         return remote.get().async();
     }
@@ -134,11 +137,20 @@ final class Keyspace {
         WritePolicy policy = new WritePolicy(exists, expectedGeneration, c.durability, c.commitLevel, expiry > 0 ? 0 : expiry);
         int p = key.partition();
         if (local(p)) {
-            CompletableFuture<Message> f = commit(new WriteOp.Put(key, bins, policy, expiry > 0 ? expiry : 0));
-            if (!refusedNotMaster(f)) {
-                return f.thenAccept(m -> c.noteLocalWrite(p, ((PutResponse) m).getAck().getLsn()));
-            }
+            return onShard(c, p, List.of(new RequestHandler.PreparedWrite(new WriteOp.Put(key, bins, policy, expiry > 0 ? expiry : 0), ns)))
+                    .thenCompose(done -> done.get(0)).handle((m, e) -> {
+                        if (e == null) {
+                            c.noteLocalWrite(p, ((PutResponse) m).getAck().getLsn());
+                            return CompletableFuture.<Void>completedFuture(null);
+                        }
+                        return notMaster(e) ? forwardPut(c, key, bins, policy, expiry) : CompletableFuture.<Void>failedFuture(e);
+                    }).thenCompose(f -> f);
         }
+        return forwardPut(c, key, bins, policy, expiry);
+    }
+
+    private CompletableFuture<Void> forwardPut(RedisConnection c, Key key, List<BinValidator.NamedValue> bins, WritePolicy policy, long expiry) {
+        int p = key.partition();
         Map<String, Value> map = new LinkedHashMap<>();
         for (BinValidator.NamedValue b : bins) {
             map.put(b.name(), b.value());
@@ -153,17 +165,23 @@ final class Keyspace {
         WritePolicy policy = new WritePolicy(RecordExistsAction.UPSERT, expectedGeneration, c.durability, c.commitLevel, 0);
         int p = key.partition();
         if (local(p)) {
-            CompletableFuture<Message> f = commit(new WriteOp.Delete(key, policy));
-            if (!refusedNotMaster(f)) {
-                return f.thenApply(m -> {
-                    DeleteResponse d = (DeleteResponse) m;
-                    if (d.getExisted()) {
-                        c.noteLocalWrite(p, d.getAck().getLsn());
-                    }
-                    return d.getExisted();
-                });
-            }
+            return onShard(c, p, List.of(new RequestHandler.PreparedWrite(new WriteOp.Delete(key, policy), ns)))
+                    .thenCompose(done -> done.get(0)).handle((m, e) -> {
+                        if (e == null) {
+                            DeleteResponse d = (DeleteResponse) m;
+                            if (d.getExisted()) {
+                                c.noteLocalWrite(p, d.getAck().getLsn());
+                            }
+                            return CompletableFuture.completedFuture(d.getExisted());
+                        }
+                        return notMaster(e) ? forwardDelete(c, key, policy) : CompletableFuture.<Boolean>failedFuture(e);
+                    }).thenCompose(f -> f);
         }
+        return forwardDelete(c, key, policy);
+    }
+
+    private CompletableFuture<Boolean> forwardDelete(RedisConnection c, Key key, WritePolicy policy) {
+        int p = key.partition();
         CommitLevel level = c.commitLevel != null ? c.commitLevel : ns.defaultCommitLevel();
         return forward(c).delete(policy, key).thenApply(existed -> {
             c.noteRemoteWrite(p, level);
@@ -176,53 +194,46 @@ final class Keyspace {
      * batch, the others forwarded one by one.
      */
     CompletableFuture<Void> putStrings(RedisConnection c, List<Key> keys, List<byte[]> values) {
-        WritePolicy policy = new WritePolicy(RecordExistsAction.REPLACE, 0, c.durability, c.commitLevel, EXPIRY_NEVER);
-        List<RequestHandler.PreparedWrite> batch = new ArrayList<>();
-        List<CompletableFuture<?>> all = new ArrayList<>();
+        List<CompletableFuture<Void>> all = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
-            Key key = keys.get(i);
-            if (local(key.partition())) {
-                batch.add(new RequestHandler.PreparedWrite(new WriteOp.Put(key, RedisValues.stringBins(values.get(i)), policy), ns));
-            } else {
-                all.add(put(c, key, RedisValues.stringBins(values.get(i)), RecordExistsAction.REPLACE, 0, EXPIRY_NEVER));
-            }
-        }
-        if (!batch.isEmpty()) {
-            List<CompletableFuture<Message>> done = handler.commit(batch);
-            for (int i = 0; i < done.size(); i++) {
-                int p = batch.get(i).op().key().partition();
-                CompletableFuture<Message> f = done.get(i);
-                if (refusedNotMaster(f)) {
-                    Put again = new Put(((WriteOp.Put) batch.get(i).op()).bins(), EXPIRY_NEVER);
-                    all.add(put(c, batch.get(i).op().key(), again.bins(), RecordExistsAction.REPLACE, 0, EXPIRY_NEVER));
-                } else {
-                    all.add(f.thenAccept(m -> c.noteLocalWrite(p, ((PutResponse) m).getAck().getLsn())));
-                }
-            }
+            all.add(put(c, keys.get(i), RedisValues.stringBins(values.get(i)), RecordExistsAction.REPLACE, 0, EXPIRY_NEVER));
         }
         return CompletableFuture.allOf(all.toArray(new CompletableFuture[0]));
     }
 
-    private CompletableFuture<Message> commit(WriteOp op) {
-        return handler.commit(List.of(new RequestHandler.PreparedWrite(op, ns))).get(0);
+    /**
+     * Applies writes of one partition on its storage thread (the node's {@link WritePipeline}
+     * shard), as the native request path does: mirroring streams a partition's changes in
+     * commit order, which holds only while one thread commits them. Completes with the
+     * per-write acknowledgements once applied; the connection waits for it before its next
+     * command.
+     */
+    CompletableFuture<List<CompletableFuture<Message>>> onShard(RedisConnection c, int partition, List<RequestHandler.PreparedWrite> writes) {
+        if (c != null) {
+            c.unfinished = true;
+        }
+        CompletableFuture<List<CompletableFuture<Message>>> applied = new CompletableFuture<>();
+        boolean queued = pipeline.submit(pipeline.shardOf(partition), () -> {
+            try {
+                applied.complete(handler.commit(writes));
+            } catch (RuntimeException e) {
+                applied.completeExceptionally(e);
+            }
+        });
+        if (!queued) {
+            applied.completeExceptionally(new FerryException(ErrorCode.RESOURCE_EXHAUSTED,
+                    "the storage write queue is full (write-queue-capacity)", null, false));
+        }
+        return applied;
     }
 
-    /** A write the gate refused at once (mastership moved between the check and the write): forward it. */
-    private static boolean refusedNotMaster(CompletableFuture<Message> f) {
-        if (!f.isCompletedExceptionally()) {
-            return false;
-        }
-        FerryException e = failure(f);
-        return e.code() == ErrorCode.NOT_MASTER || e.code() == ErrorCode.UNAVAILABLE;
+    WritePipeline pipeline() {
+        return pipeline;
     }
 
-    private static FerryException failure(CompletableFuture<?> f) {
-        try {
-            f.join();
-            throw new IllegalStateException("future did not fail");
-        } catch (CompletionException | java.util.concurrent.CancellationException e) {
-            return RequestHandler.failure(e);
-        }
+    static boolean notMaster(Throwable e) {
+        ErrorCode code = RequestHandler.failure(e).code();
+        return code == ErrorCode.NOT_MASTER || code == ErrorCode.UNAVAILABLE;
     }
 
     /** Forwarded writes carry a TTL in whole seconds (the native protocol's unit), rounded up. */

@@ -8,6 +8,7 @@ import io.ferrydb.core.store.WriteOp;
 import io.ferrydb.proto.PutResponse;
 import io.ferrydb.redis.RedisValues.View;
 import io.ferrydb.server.service.RequestHandler;
+import io.ferrydb.server.service.WritePipeline;
 import io.netty.channel.EventLoop;
 
 import java.util.ArrayList;
@@ -16,13 +17,14 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The plain SETs (and the GETs pipelined behind them) that one event loop's connections
- * sent during one pass over their sockets, applied together at the end of the pass: the
- * writes as one {@link RequestHandler#commit} (storage batches of 16 instead of one per
- * SET), in arrival order, a read after the writes before it. Why: a SET is a RocksDB
+ * sent during one pass over their sockets, applied together at the end of the pass: one
+ * job per storage shard, whose writes are one {@link RequestHandler#commit} (storage
+ * batches of 16 instead of one per SET), in arrival order, a read after the writes
+ * before it. Why: a SET is a RocksDB
  * write batch of data and log; batching them is what the native pipelined session does
  * too, and with 50 connections on two event loops a pass holds many of them even when
- * each client has one command in flight. Runs on its event loop only, like the
- * connections that feed it.
+ * each client has one command in flight. Collected on its event loop only, like the
+ * connections that feed it; applied on the storage threads.
  */
 final class LoopBatch implements Runnable {
     private final EventLoop loop;
@@ -62,6 +64,30 @@ final class LoopBatch implements Runnable {
         scheduled = false;
         List<Op> batch = ops;
         ops = new ArrayList<>();
+        WritePipeline pipeline = ks.pipeline();
+        List<List<Op>> byShard = new ArrayList<>();
+        for (int i = 0; i < pipeline.shards(); i++) {
+            byShard.add(new ArrayList<>());
+        }
+        for (Op op : batch) {
+            byShard.get(pipeline.shardOf(op.key().partition())).add(op);
+        }
+        for (int shard = 0; shard < byShard.size(); shard++) {
+            List<Op> shardOps = byShard.get(shard);
+            if (shardOps.isEmpty()) {
+                continue;
+            }
+            // Each partition's writes are committed by its storage thread, as native writes are (mirroring needs commit order).
+            if (!pipeline.submit(shard, () -> runOps(shardOps))) {
+                for (Op op : shardOps) {
+                    op.reply().complete(Reply.error("ERR RESOURCE_EXHAUSTED: the storage write queue is full (write-queue-capacity)"));
+                }
+            }
+        }
+    }
+
+    /** On a storage thread: consecutive writes as one commit, a read after the writes before it. */
+    private void runOps(List<Op> batch) {
         List<Op> writes = new ArrayList<>();
         for (Op op : batch) {
             if (op.value() != null) {
@@ -108,7 +134,7 @@ final class LoopBatch implements Runnable {
             Op op = writes.get(i);
             int partition = op.key().partition();
             done.get(i).whenComplete((m, e) -> {
-                if (e != null && RequestHandler.failure(e).code() == io.ferrydb.api.ErrorCode.NOT_MASTER) {
+                if (e != null && Keyspace.notMaster(e)) {
                     // Mastership moved between the check and the write: forward it like any other.
                     ks.put(op.c(), op.key(), RedisValues.stringBins(op.value()), RecordExistsAction.REPLACE, 0, Keyspace.EXPIRY_NEVER)
                             .handle((v, f) -> op.reply().complete(f == null ? Reply.OK : RedisConnection.errorReply(f)));

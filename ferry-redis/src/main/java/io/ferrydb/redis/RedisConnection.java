@@ -18,10 +18,11 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One client connection. Commands run in arrival order on the connection's event loop
- * and are answered in that order, however they complete: a write waiting for fsync or
- * for its mirrors does not hold back the commands pipelined behind it (their effects
- * are already in the store), but a command forwarded to another node does, so a
- * pipelined read always sees the writes sent before it. Answers that are ready leave
+ * and are answered in that order, however they complete. A command whose effect is not
+ * in place when it returns (a write queued for its partition's storage thread, a
+ * command forwarded to another node, a scan) holds back the commands behind it, so a
+ * pipelined read always sees the writes sent before it; plain SETs and GETs instead
+ * share the event loop's {@link LoopBatch}, which keeps their order itself. Answers that are ready leave
  * together at the end of a read cycle (one flush per batch of pipelined commands).
  *
  * <p>Bounded: at most {@code maxPipelined} commands wait or are unanswered; beyond it
@@ -40,8 +41,11 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
     boolean authenticated;
     volatile Durability durability;
     volatile CommitLevel commitLevel;
-    /** Set while a command runs when it went to another node: later commands wait for it. */
-    volatile boolean forwarded;
+    /**
+     * Set while a command runs when its effect is not in place when it returns (forwarded
+     * to another node, queued for a storage thread, a scan): later commands wait for it.
+     */
+    volatile boolean unfinished;
     /** Highest LSN this connection wrote per partition mastered here (WAIT). Bounded by the partition count. */
     final Map<Integer, Long> localWrites = new ConcurrentHashMap<>();
     /** Commit level of this connection's forwarded writes per partition (WAIT). */
@@ -181,7 +185,7 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void execute(byte[][] args) {
-        forwarded = false;
+        unfinished = false;
         Object result;
         try {
             CompletableFuture<Reply> batched = tryBatch(args);
@@ -204,7 +208,7 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
                 s.reply = settle(f);
             } else {
                 s.pending = f;
-                if (forwarded) {
+                if (unfinished) {
                     barrier = f;
                 }
                 f.whenComplete((r, e) -> scheduleResume());

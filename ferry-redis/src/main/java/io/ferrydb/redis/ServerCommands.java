@@ -47,7 +47,7 @@ final class ServerCommands {
         t.add("command", -1, false, this::command);
         t.add("info", -1, false, (c, a) -> endpoint.info().report(c, a));
         t.add("dbsize", 1, false, (c, a) -> {
-            c.forwarded = true;
+            c.unfinished = true;
             return ks.scan(c.set, 0, Limits.PARTITION_COUNT).thenApply(e -> Reply.integer(e.size()));
         });
         t.add("scan", -2, false, this::scan);
@@ -328,7 +328,7 @@ final class ServerCommands {
                 default -> throw new RedisError(SYNTAX);
             }
         }
-        c.forwarded = true;
+        c.unfinished = true;
         String pattern = match;
         String wantType = type;
         long wanted = count;
@@ -367,7 +367,7 @@ final class ServerCommands {
         if (!endpoint.settings().flushdbEnabled) {
             throw new RedisError("ERR FLUSHDB is disabled on this node (set redis.flushdb-enabled: true to allow it)");
         }
-        c.forwarded = true;
+        c.unfinished = true;
         return ks.scan(c.set, 0, Limits.PARTITION_COUNT).thenCompose(entries -> {
             List<CompletableFuture<Boolean>> deletes = new ArrayList<>();
             for (Keyspace.Entry e : entries) {
@@ -392,7 +392,7 @@ final class ServerCommands {
         if (now >= wanted) {
             return Reply.integer(now);
         }
-        c.forwarded = true;
+        c.unfinished = true;
         CompletableFuture<Reply> done = new CompletableFuture<>();
         long deadlineNs = timeoutMs == 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         endpoint.poll(() -> {

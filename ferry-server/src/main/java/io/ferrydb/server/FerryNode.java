@@ -259,6 +259,14 @@ public final class FerryNode implements AutoCloseable {
         return handler;
     }
 
+    /**
+     * The storage threads. Writes of one partition must be applied from its shard's thread:
+     * mirroring streams a partition's changes in the order they were committed.
+     */
+    public WritePipeline writePipeline() {
+        return writePipeline;
+    }
+
     /** The master side of mirroring: what each mirror acknowledged (WAIT, INFO replication). */
     public Replication replication() {
         return replication;
