@@ -73,10 +73,12 @@ pair() {
   pids+=($(python3 -c 'import json,sys; print(" ".join(str(n["pid"]) for n in json.load(open(sys.argv[1]))["nodes"]))' "$out/pair.json"))
   await_line "$out/redis-replica.log" "MASTER <-> REPLICA sync: Finished"
   local fport=$((base + 3))
-  echo "pair: FerryDB node 1 redis port $fport (RF 2, commit ALL, ASYNC); Redis primary $r1 with replica $r2; waiting for mirrors in sync..."
-  for _ in $(seq 1 120); do
-    [ "$(redis-cli -p "$fport" wait 1 200 2>/dev/null)" = "1" ] && break
-    redis-cli -p "$fport" set settle x > /dev/null; sleep 0.5
+  echo "pair: FerryDB node 1 redis port $fport (RF 2, commit ALL, ASYNC); Redis primary $r1 with replica $r2; waiting until every replica is in sync..."
+  for _ in $(seq 1 240); do
+    bin/ferry cluster status --host "127.0.0.1:$base" --json 2>/dev/null | python3 -c 'import json,sys
+d = json.load(sys.stdin)
+sys.exit(0 if all(n["replicas_not_in_sync"] == 0 and n["migrations_pending"] == 0 for n in d["namespaces"]) else 1)' && break
+    sleep 0.5
   done
   redis-benchmark -h 127.0.0.1 -p "$fport" -t set -n "$requests" -r 100000 -c 50 -d 100 -q > /dev/null 2>&1
   for r in $(seq 1 "$runs"); do
