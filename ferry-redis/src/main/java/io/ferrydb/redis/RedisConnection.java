@@ -58,6 +58,8 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
     /** The last SET/GET handed to the event loop's {@link LoopBatch}; other commands wait until it is answered. */
     private CompletableFuture<Reply> lastBatched;
     private boolean closing;
+    /** The socket is gone: pollers (WAIT) stop. */
+    volatile boolean closed;
 
     private static final class Slot {
         Reply reply;
@@ -99,6 +101,7 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        closed = true;
         endpoint.closed(this);
         waiting.clear();
         ctx.fireChannelInactive();

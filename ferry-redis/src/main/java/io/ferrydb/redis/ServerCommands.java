@@ -13,7 +13,6 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import static io.ferrydb.redis.RedisValues.NOT_INTEGER;
 import static io.ferrydb.redis.RedisValues.SYNTAX;
 import static io.ferrydb.redis.RedisValues.parseLong;
 
@@ -397,7 +396,7 @@ final class ServerCommands {
         long deadlineNs = timeoutMs == 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         endpoint.poll(() -> {
             int n = endpoint.replicasHolding(c);
-            if (n >= wanted || System.nanoTime() >= deadlineNs) {
+            if (n >= wanted || System.nanoTime() >= deadlineNs || c.closed) {
                 done.complete(Reply.integer(n));
                 return true;
             }
@@ -408,39 +407,31 @@ final class ServerCommands {
 
     /** FERRY DURABILITY|COMMIT-LEVEL [value|DEFAULT]: this connection's write policy. */
     private Reply ferry(RedisConnection c, byte[][] a) {
-        String sub = Commands.lower(a[1]);
-        String nsDurability = endpoint.namespaceConfig().defaultDurability().name();
-        String nsLevel = endpoint.namespaceConfig().defaultCommitLevel().name();
-        switch (sub) {
-            case "durability" -> {
-                if (a.length == 3) {
-                    String v = RedisValues.text(a[2]).toUpperCase(Locale.ROOT);
-                    try {
-                        c.durability = v.equals("DEFAULT") ? null : Durability.valueOf(v);
-                    } catch (IllegalArgumentException e) {
-                        throw new RedisError("ERR durability must be SYNC, ASYNC or DEFAULT, got '" + RedisValues.text(a[2]) + "'");
-                    }
-                    return Reply.OK;
-                }
-                return Reply.bulk(c.durability == null ? nsDurability : c.durability.name());
-            }
-            case "commit-level" -> {
-                if (a.length == 3) {
-                    String v = RedisValues.text(a[2]).toUpperCase(Locale.ROOT);
-                    try {
-                        c.commitLevel = v.equals("DEFAULT") ? null : CommitLevel.valueOf(v);
-                    } catch (IllegalArgumentException e) {
-                        throw new RedisError("ERR commit-level must be MASTER, ALL or DEFAULT, got '" + RedisValues.text(a[2]) + "'");
-                    }
-                    return Reply.OK;
-                }
-                return Reply.bulk(c.commitLevel == null ? nsLevel : c.commitLevel.name());
-            }
-            default -> throw new RedisError(Commands.unknownSubcommand(a));
+        if (a.length > 3) {
+            throw new RedisError(Commands.wrongArity("ferry"));
         }
+        return switch (Commands.lower(a[1])) {
+            case "durability" -> policy(a, Durability.class, "SYNC, ASYNC", endpoint.namespaceConfig().defaultDurability(),
+                    c.durability, v -> c.durability = v);
+            case "commit-level" -> policy(a, CommitLevel.class, "MASTER, ALL", endpoint.namespaceConfig().defaultCommitLevel(),
+                    c.commitLevel, v -> c.commitLevel = v);
+            default -> throw new RedisError(Commands.unknownSubcommand(a));
+        };
     }
 
-    static long parseInt(byte[] b) {
-        return parseLong(b, NOT_INTEGER);
+    /** Shows a connection's setting (its own or the namespace default) or sets it; DEFAULT goes back to the namespace's. */
+    private static <E extends Enum<E>> Reply policy(byte[][] a, Class<E> type, String allowed, E namespaceDefault, E current,
+                                                    java.util.function.Consumer<E> set) {
+        if (a.length == 2) {
+            return Reply.bulk((current == null ? namespaceDefault : current).name());
+        }
+        String v = RedisValues.text(a[2]).toUpperCase(Locale.ROOT);
+        try {
+            set.accept(v.equals("DEFAULT") ? null : Enum.valueOf(type, v));
+        } catch (IllegalArgumentException e) {
+            throw new RedisError("ERR " + Commands.lower(a[1]) + " must be " + allowed + " or DEFAULT, got '" + RedisValues.text(a[2]) + "'");
+        }
+        return Reply.OK;
     }
+
 }
