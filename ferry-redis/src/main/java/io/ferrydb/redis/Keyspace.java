@@ -55,11 +55,13 @@ final class Keyspace {
     private final Executor scanExecutor;
     private final RedisMetrics metrics;
     private final WritePipeline pipeline;
+    private final java.util.function.BiPredicate<String, Integer> mastering;
 
-    Keyspace(RequestHandler handler, WritePipeline pipeline, NamespaceConfig ns, Supplier<FerryClient> remote, Executor scanExecutor,
-             RedisMetrics metrics) {
+    Keyspace(RequestHandler handler, WritePipeline pipeline, java.util.function.BiPredicate<String, Integer> mastering,
+             NamespaceConfig ns, Supplier<FerryClient> remote, Executor scanExecutor, RedisMetrics metrics) {
         this.handler = handler;
         this.pipeline = pipeline;
+        this.mastering = mastering;
         this.store = handler.store();
         this.ns = ns;
         this.remote = remote;
@@ -83,17 +85,14 @@ final class Keyspace {
         return ns;
     }
 
-    /** Whether this node serves the partition now (master with a lease). */
+    /**
+     * Whether this node serves the partition now (master with a lease). Asked of the
+     * cluster view, not through the request gate, whose refusals count as NOT_MASTER
+     * answers in the node's metrics; the write itself still passes the gate on its
+     * storage thread.
+     */
     boolean local(int partition) {
-        try {
-            handler.admit(ns.name(), partition);
-            return true;
-        } catch (FerryException e) {
-            if (e.code() == ErrorCode.NOT_MASTER || e.code() == ErrorCode.UNAVAILABLE) {
-                return false;
-            }
-            throw e;
-        }
+        return mastering.test(ns.name(), partition);
     }
 
     private FerryAsyncClient forward(RedisConnection c) {

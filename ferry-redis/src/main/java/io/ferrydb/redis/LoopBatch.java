@@ -78,7 +78,7 @@ final class LoopBatch implements Runnable {
                 continue;
             }
             // Each partition's writes are committed by its storage thread, as native writes are (mirroring needs commit order).
-            if (!pipeline.submit(shard, () -> runOps(shardOps))) {
+            if (!pipeline.submit(shard, () -> RedisConnection.gatherWakeups(() -> runOps(shardOps)))) {
                 for (Op op : shardOps) {
                     op.reply().complete(Reply.error("ERR RESOURCE_EXHAUSTED: the storage write queue is full (write-queue-capacity)"));
                 }

@@ -227,10 +227,40 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
 
     private final java.util.concurrent.atomic.AtomicBoolean resumeScheduled = new java.util.concurrent.atomic.AtomicBoolean();
 
+    /**
+     * Connections to wake per event loop, gathered while a storage thread runs a batch
+     * ({@link #gatherWakeups}): one task per loop instead of one per connection.
+     */
+    private static final ThreadLocal<Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>>> WAKEUPS = new ThreadLocal<>();
+
+    /** Runs {@code work}, then wakes the connections it completed commands of, one task per event loop. */
+    static void gatherWakeups(Runnable work) {
+        Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>> wake = new java.util.HashMap<>();
+        WAKEUPS.set(wake);
+        try {
+            work.run();
+        } finally {
+            WAKEUPS.remove();
+            for (Map.Entry<io.netty.channel.EventLoop, java.util.List<RedisConnection>> e : wake.entrySet()) {
+                java.util.List<RedisConnection> conns = e.getValue();
+                e.getKey().execute(() -> {
+                    for (RedisConnection c : conns) {
+                        c.resume();
+                    }
+                });
+            }
+        }
+    }
+
     /** Many commands completing together (a batch, a group commit) wake the connection once. */
     private void scheduleResume() {
         if (resumeScheduled.compareAndSet(false, true)) {
-            ctx.channel().eventLoop().execute(this::resume);
+            Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>> gathering = WAKEUPS.get();
+            if (gathering != null) {
+                gathering.computeIfAbsent(ctx.channel().eventLoop(), l -> new java.util.ArrayList<>()).add(this);
+            } else {
+                ctx.channel().eventLoop().execute(this::resume);
+            }
         }
     }
 

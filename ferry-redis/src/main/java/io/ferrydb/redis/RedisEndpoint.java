@@ -76,7 +76,8 @@ public final class RedisEndpoint implements AutoCloseable {
         this.metrics = new RedisMetrics(node.registry());
         this.scans = new ThreadPoolExecutor(1, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(SCAN_QUEUE_CAPACITY),
                 new DefaultThreadFactory("ferry-redis-scan", true));
-        this.keyspace = new Keyspace(node.requestHandler(), node.writePipeline(), namespace, this::forwarder, scans, metrics);
+        this.keyspace = new Keyspace(node.requestHandler(), node.writePipeline(),
+                (ns, p) -> node.cluster() != null && node.cluster().mastering(ns, p), namespace, this::forwarder, scans, metrics);
         this.commands = new Commands(metrics, settings.password);
         new DataCommands(keyspace, System::currentTimeMillis).register(commands);
         new ServerCommands(this, keyspace).register(commands);
