@@ -259,6 +259,8 @@ final class DemoCommand implements Callable<Integer> {
             c.port = i == 1 ? port : 0;
             c.httpPort = i == 1 ? httpPort : 0;
             c.controlPort = freePort();
+            // The Redis step uses the demo's namespace: a second namespace would double what the cluster copies while it forms.
+            c.redis.namespace = "test";
             c.withRedis(0);
             voters.add(c.nodeId + "@127.0.0.1:" + c.controlPort);
             out.add(c);
