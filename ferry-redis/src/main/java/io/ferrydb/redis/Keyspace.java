@@ -189,8 +189,8 @@ final class Keyspace {
     }
 
     /**
-     * Writes several strings (MSET): the keys this node masters in one atomic storage
-     * batch, the others forwarded one by one.
+     * Writes several strings (MSET) key by key, each where its partition is written
+     * (storage thread or master): not atomic across keys.
      */
     CompletableFuture<Void> putStrings(RedisConnection c, List<Key> keys, List<byte[]> values) {
         List<CompletableFuture<Void>> all = new ArrayList<>();
