@@ -161,6 +161,9 @@ final class DemoCommand implements Callable<Integer> {
             report.put("scan_orders", scanned);
         }
 
+        // 6b. The same cluster through the Redis protocol.
+        report.putAll(RedisDemo.run(first, (format, args) -> say(out, format, args)));
+
         // 7. Failover: a node stops; the control plane notices and publishes new epochs.
         if (nodes == 3) {
             // Not the control-plane leader, so this shows failure detection itself (losing the
@@ -290,6 +293,9 @@ final class DemoCommand implements Callable<Integer> {
             c.port = i == 1 ? port : 0;
             c.httpPort = i == 1 ? httpPort : 0;
             c.controlPort = freePort();
+            // The Redis step uses the demo's namespace: a second namespace would double what the cluster copies while it forms.
+            c.redis.namespace = "test";
+            c.withRedis(0);
             voters.add(c.nodeId + "@127.0.0.1:" + c.controlPort);
             out.add(c);
         }

@@ -1,5 +1,6 @@
 package io.ferrydb.cli;
 
+import io.ferrydb.redis.RedisEndpoint;
 import io.ferrydb.server.FerryNode;
 import io.ferrydb.server.config.NodeConfig;
 import picocli.CommandLine.Command;
@@ -48,6 +49,10 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--cluster-name", description = "Cluster name shared by its nodes (default ferry).")
     String clusterName;
 
+    @Option(names = "--redis-port", description = "Redis protocol port (0 picks a free port, -1 off). Default: 6379 without --config, "
+            + "else the file's redis section (off unless enabled).")
+    Integer redisPort;
+
     @Option(names = "--json", description = "Print the ready line as JSON.")
     boolean json;
 
@@ -81,8 +86,26 @@ final class ServerCommand implements Callable<Integer> {
         if (clusterName != null) {
             c.clusterName = clusterName;
         }
+        if (redisPort != null && redisPort < 0) {
+            c.redis.enabled = false;
+        } else if (redisPort != null || config == null) {
+            // Embedded defaults serve Redis on 6379; a config file decides for itself unless the flag says otherwise.
+            c.withRedis(redisPort != null ? redisPort : c.redis.port);
+        }
         FerryNode node = FerryNode.start(c.validate());
-        Runtime.getRuntime().addShutdownHook(new Thread(node::close, "ferry-shutdown"));
+        RedisEndpoint redis;
+        try {
+            redis = c.redis.enabled ? RedisEndpoint.start(node) : null;
+        } catch (RuntimeException e) {
+            node.close();
+            throw e;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (redis != null) {
+                redis.close();
+            }
+            node.close();
+        }, "ferry-shutdown"));
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("ready", true);
@@ -90,10 +113,14 @@ final class ServerCommand implements Callable<Integer> {
             m.put("grpc", c.host + ":" + node.grpcPort());
             m.put("http", c.host + ":" + node.httpPort());
             m.put("data_dir", node.info().getDataDir());
+            if (redis != null) {
+                m.put("redis", c.host + ":" + redis.port());
+            }
             spec.commandLine().getOut().println(Output.json(m));
         } else {
-            spec.commandLine().getOut().printf("FerryDB node %s ready: grpc %s:%d http %s:%d data %s%n", c.nodeId, c.host,
-                    node.grpcPort(), c.host, node.httpPort(), node.info().getDataDir());
+            spec.commandLine().getOut().printf("FerryDB node %s ready: grpc %s:%d http %s:%d%s data %s%n", c.nodeId, c.host,
+                    node.grpcPort(), c.host, node.httpPort(), redis == null ? "" : " redis " + c.host + ":" + redis.port(),
+                    node.info().getDataDir());
         }
         spec.commandLine().getOut().flush();
         node.awaitTermination();

@@ -35,7 +35,7 @@ final class StartLocalCommand implements Callable<Integer> {
     @Option(names = "--base-dir", defaultValue = "./ferry-local", description = "Parent of the nodes' data dirs and logs (default: ${DEFAULT-VALUE}).")
     Path baseDir;
 
-    @Option(names = "--base-port", defaultValue = "7500", description = "Node i uses base+10(i-1) for gRPC, +1 HTTP, +2 control (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--base-port", defaultValue = "7500", description = "Node i uses base+10(i-1) for gRPC, +1 HTTP, +2 control, +3 Redis (default: ${DEFAULT-VALUE}).")
     int basePort;
 
     @Option(names = "--json", description = "Print the nodes as JSON.")
@@ -63,7 +63,7 @@ final class StartLocalCommand implements Callable<Integer> {
                     "-Xmx512m", "-cp", System.getProperty("java.class.path"), FerryMain.class.getName(),
                     "server", "--node-id", "n" + i, "--bind", "127.0.0.1", "--port", String.valueOf(port(i, 0)),
                     "--http-port", String.valueOf(port(i, 1)), "--control-port", String.valueOf(port(i, 2)),
-                    "--data-dir", dir.toString(), "--json"));
+                    "--redis-port", String.valueOf(port(i, 3)), "--data-dir", dir.toString(), "--json"));
             if (i <= voterCount) {
                 cmd.addAll(List.of("--control-voters", String.join(",", voters)));
             } else {
@@ -80,6 +80,7 @@ final class StartLocalCommand implements Callable<Integer> {
             n.put("grpc", "127.0.0.1:" + port(i, 0));
             n.put("http", "127.0.0.1:" + port(i, 1));
             n.put("control", "127.0.0.1:" + port(i, 2));
+            n.put("redis", "127.0.0.1:" + port(i, 3));
             n.put("voter", i <= voterCount);
             n.put("data_dir", dir.toString());
             n.put("log", log.toString());
@@ -102,8 +103,8 @@ final class StartLocalCommand implements Callable<Integer> {
         out.printf("started %d nodes (%d control-plane voters):%n", nodes, voterCount);
         StringBuilder pids = new StringBuilder();
         for (Map<String, Object> n : started) {
-            out.printf("  %-4s pid %-8s grpc %s  http %s  control %s  %s  data %s  log %s%n", n.get("node_id"), n.get("pid"), n.get("grpc"),
-                    n.get("http"), n.get("control"), (Boolean) n.get("voter") ? "voter" : "member", n.get("data_dir"), n.get("log"));
+            out.printf("  %-4s pid %-8s grpc %s  http %s  control %s  redis %s  %s  data %s  log %s%n", n.get("node_id"), n.get("pid"),
+                    n.get("grpc"), n.get("http"), n.get("control"), n.get("redis"), (Boolean) n.get("voter") ? "voter" : "member", n.get("data_dir"), n.get("log"));
             pids.append(' ').append(n.get("pid"));
         }
         out.printf("reach it:  bin/ferry cluster status --host 127.0.0.1:%d%n", port(1, 0));

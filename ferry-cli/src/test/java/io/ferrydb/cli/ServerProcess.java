@@ -145,6 +145,10 @@ final class ServerProcess implements AutoCloseable {
         cmd.addAll(List.of("server", "--node-id", nodeId, "--bind", "127.0.0.1", "--port", String.valueOf(grpcPort),
                 "--http-port", String.valueOf(httpPort), "--control-port", String.valueOf(controlPort),
                 "--data-dir", dataDir.toString(), "--json"));
+        if (!extraArgs.contains("--redis-port")) {
+            // Without --config a node serves Redis on 6379; tests that want it pass their own port.
+            cmd.addAll(List.of("--redis-port", "-1"));
+        }
         cmd.addAll(extraArgs);
         try {
             Files.writeString(logFile, RUN_MARKER + starts + " " + String.join(" ", cmd.subList(argsFrom, cmd.size())) + "\n",

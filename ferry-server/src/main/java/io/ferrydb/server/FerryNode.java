@@ -95,6 +95,7 @@ public final class FerryNode implements AutoCloseable {
     private ExecutorService scanExecutor;
     private WritePipeline writePipeline;
     private volatile NodeCluster cluster;
+    private RequestHandler handler;
 
     private FerryNode(NodeConfig config) {
         this.config = config.validate();
@@ -138,7 +139,7 @@ public final class FerryNode implements AutoCloseable {
             return t;
         });
         writePipeline = new WritePipeline(config.storageThreads, config.writeQueueCapacity, registry);
-        RequestHandler handler = new RequestHandler(store, committer);
+        handler = new RequestHandler(store, committer);
         mirrorReceiver = new MirrorReceiver(config.nodeId, store, committer, new MirrorPartition.Config(MIRROR_CACHE_ENTRIES, MIRROR_FLUSH_MS),
                 new io.ferrydb.server.mirror.LossReporter(registry), registry);
         replication = new Replication(config.nodeId, store, new PartitionReplicator.Config(MIRROR_BATCH_ENTRIES, MIRROR_BUFFER_ENTRIES,
@@ -269,15 +270,29 @@ public final class FerryNode implements AutoCloseable {
         return store;
     }
 
+    /** The request path (partition gate, validated writes with durability and commit levels), for other protocols. */
+    public RequestHandler requestHandler() {
+        return handler;
+    }
+
+    /**
+     * The storage threads. Writes of one partition must be applied from its shard's thread:
+     * mirroring streams a partition's changes in the order they were committed.
+     */
+    public WritePipeline writePipeline() {
+        return writePipeline;
+    }
+
+    /** The master side of mirroring: what each mirror acknowledged (WAIT, INFO replication). */
+    public Replication replication() {
+        return replication;
+    }
+
     public PrometheusMeterRegistry registry() {
         return registry;
     }
 
     /** The node's cluster membership (null until it has joined). */
-    public Replication replication() {
-        return replication;
-    }
-
     public NodeCluster cluster() {
         return cluster;
     }

@@ -21,6 +21,12 @@ public final class WritePlanner {
 
     public static WritePlan planPut(NamespaceConfig ns, Key key, StoredRecord current, List<BinValidator.NamedValue> bins,
                                     WritePolicy policy, long nowMs, long hlc) {
+        return planPut(ns, key, current, bins, policy, 0, nowMs, hlc);
+    }
+
+    /** A put whose expiry is {@code expiresAtMs} (epoch ms) when positive, else from the policy's TTL. */
+    public static WritePlan planPut(NamespaceConfig ns, Key key, StoredRecord current, List<BinValidator.NamedValue> bins,
+                                    WritePolicy policy, long expiresAtMs, long nowMs, long hlc) {
         boolean live = current != null && current.isLive(nowMs);
         WritePlan.Refuse refused = checkPolicy(policy, live, current);
         if (refused != null) {
@@ -33,8 +39,8 @@ public final class WritePlanner {
             newBins.put(bin.name(), bin.value());
         }
         int generation = live ? StoredRecord.nextGeneration(current.generation()) : 1;
-        long expiresAt = live && policy.ttlSeconds() == WritePolicy.TTL_DONT_UPDATE
-                ? current.expiresAtMs()
+        long expiresAt = expiresAtMs > 0 ? expiresAtMs
+                : live && policy.ttlSeconds() == WritePolicy.TTL_DONT_UPDATE ? current.expiresAtMs()
                 : expiresAt(ns, policy.ttlSeconds(), nowMs);
         StoredRecord record = new StoredRecord(key.set(), key.type(), key.userKeyBytes(), newBins, generation, hlc,
                 expiresAt, 0, false);

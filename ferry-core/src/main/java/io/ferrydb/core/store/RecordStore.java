@@ -371,7 +371,7 @@ public final class RecordStore {
         WritePlan plan;
         LogOp logOp;
         if (op instanceof WriteOp.Put put) {
-            plan = WritePlanner.planPut(namespaces.get(ns).config, put.key(), current, put.bins(), put.policy(), nowMs, ts);
+            plan = WritePlanner.planPut(namespaces.get(ns).config, put.key(), current, put.bins(), put.policy(), put.expiresAtMs(), nowMs, ts);
             logOp = LogOp.PUT;
         } else {
             plan = WritePlanner.planDelete(current, op.policy(), nowMs, ts);

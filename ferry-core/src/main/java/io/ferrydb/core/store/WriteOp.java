@@ -12,7 +12,15 @@ public sealed interface WriteOp permits WriteOp.Put, WriteOp.Delete {
 
     WritePolicy policy();
 
-    record Put(Key key, List<BinValidator.NamedValue> bins, WritePolicy policy) implements WriteOp {}
+    /**
+     * @param expiresAtMs 0: expiry from {@code policy.ttlSeconds()}; positive: this absolute expiry in epoch
+     *                    milliseconds (millisecond TTLs, e.g. Redis PX/PEXPIREAT)
+     */
+    record Put(Key key, List<BinValidator.NamedValue> bins, WritePolicy policy, long expiresAtMs) implements WriteOp {
+        public Put(Key key, List<BinValidator.NamedValue> bins, WritePolicy policy) {
+            this(key, bins, policy, 0);
+        }
+    }
 
     record Delete(Key key, WritePolicy policy) implements WriteOp {}
 }

@@ -75,6 +75,8 @@ public final class NodeConfig {
     public ResyncPath forcedResyncPath() {
         return "AUTO".equals(resyncPath) ? null : ResyncPath.valueOf(resyncPath);
     }
+    /** The Redis protocol endpoint (ferry-redis). */
+    public RedisYaml redis = new RedisYaml();
 
     public static final class NamespaceYaml {
         public String name = "test";
@@ -125,6 +127,27 @@ public final class NodeConfig {
         }
     }
 
+    /**
+     * Turns the Redis endpoint on and adds its namespace if it is not configured
+     * (ASYNC durability, commit level ALL: acknowledged once every in-sync mirror holds
+     * the write in memory, fsynced within async-flush-ms, like Redis with AOF everysec).
+     */
+    public NodeConfig withRedis(int port) {
+        redis.enabled = true;
+        redis.port = port;
+        addRedisNamespace();
+        return this;
+    }
+
+    private void addRedisNamespace() {
+        if (namespaces.stream().noneMatch(n -> redis.namespace.equals(n.name))) {
+            NamespaceYaml n = new NamespaceYaml();
+            n.name = redis.namespace;
+            n.defaultDurability = Durability.ASYNC;
+            namespaces.add(n);
+        }
+    }
+
     public List<NamespaceConfig> namespaceConfigs() {
         List<NamespaceConfig> out = new ArrayList<>();
         for (NamespaceYaml n : namespaces) {
@@ -168,6 +191,11 @@ public final class NodeConfig {
         require(syncRateBytesPerSecond >= 0, "sync-rate-bytes-per-second must be >= 0 (0: unlimited), got %d", syncRateBytesPerSecond);
         require(resyncPath != null && resyncPath.matches("AUTO|LOG|TRACKED|COPY"), "resync-path must be AUTO, LOG, TRACKED or COPY, got '%s'", resyncPath);
         require(changeTrackingMaxKeys >= 1, "change-tracking-max-keys must be >= 1, got %d", changeTrackingMaxKeys);
+        require(redis != null, "redis must be a mapping");
+        redis.validate();
+        if (redis.enabled && namespaces != null) {
+            addRedisNamespace();
+        }
         require(namespaces != null && !namespaces.isEmpty(), "namespaces must list at least one namespace");
         List<String> names = new ArrayList<>();
         for (int i = 0; i < namespaces.size(); i++) {

@@ -74,4 +74,20 @@ class NodeConfigTest {
         Files.writeString(f, "");
         assertEquals(new NodeConfig().toYaml(), NodeConfig.load(f).toYaml());
     }
+
+    @Test
+    void redisSectionIsCheckedAndEnablingItAddsItsNamespace() throws IOException {
+        Path f = tmp.resolve("redis.yaml");
+        Files.writeString(f, "redis:\n  port: 70000\n");
+        FerryException e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
+        assertTrue(e.getMessage().contains("redis.port"), e.getMessage());
+        Files.writeString(f, "redis:\n  io-thread: 2\n");
+        e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
+        assertTrue(e.getMessage().contains("redis.io-thread"), e.getMessage());
+        Files.writeString(f, "redis:\n  enabled: true\n  namespace: kv\n");
+        NodeConfig c = NodeConfig.load(f);
+        assertEquals(java.util.List.of("test", "kv"), c.namespaceConfigs().stream().map(n -> n.name()).toList());
+        assertEquals(Durability.ASYNC, c.namespaceConfigs().get(1).defaultDurability());
+        assertTrue(!new NodeConfig().redis.enabled, "off unless enabled");
+    }
 }
