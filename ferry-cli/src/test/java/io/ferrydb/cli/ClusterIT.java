@@ -72,6 +72,9 @@ class ClusterIT {
             assertTrue(settled.status().masters(n) > 1000, "rendezvous spreads masters: " + settled.status().view().mastersPerNode(NS));
         }
 
+        // Nodes act on a new view from their next heartbeat reply (every 250 ms): let the last
+        // change of the settling (a handoff, a caught-up mirror) reach all of them first.
+        Thread.sleep(1_000);
         try (FerryClient c = connect(cluster.node("n1"))) {
             // 1. Routing: keys of every partition owner are written through one seed, each to its master.
             List<Key> keys = writeAll(c, "before", 600);
