@@ -606,11 +606,7 @@ public final class RecordStore {
             if (!r.key().namespace().equals(ns) || r.key().partition() != partition) {
                 throw FerryException.invalid("records[%d].key %s is not of namespace %s partition %d", i, r.key(), ns, partition);
             }
-            try {
-                BinValidator.check("records[" + i + "].bins", r.bins());
-            } catch (FerryException e) {
-                throw e;
-            }
+            BinValidator.check("records[" + i + "].bins", r.bins());
             WritePlan plan = WritePlanner.planPut(config, r.key(), null, r.bins(), WritePolicy.DEFAULT, nowMs, hlc.now());
             if (plan instanceof WritePlan.Refuse refuse) {
                 throw new FerryException(refuse.code(), "records[" + i + "]: " + refuse.message(), null, false);
@@ -699,6 +695,11 @@ public final class RecordStore {
             ps.tracking = new Tracking(from, maxKeys, !covered);
             if (covered) {
                 for (LogEntry e : readLog(ns, partition, from, Integer.MAX_VALUE)) {
+                    if (e.op() == LogOp.BULK_LOAD) {
+                        // Its records have no log entries to seed from: only a copy will do.
+                        ps.tracking.overflowed = true;
+                        break;
+                    }
                     track(ns, ps, e.digest(), batch);
                 }
             }

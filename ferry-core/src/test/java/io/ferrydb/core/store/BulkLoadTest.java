@@ -98,4 +98,13 @@ class BulkLoadTest {
                 new RecordStore.BulkRecord(KEYS.get(4), bins(4)))), () -> { }, e -> { });
         assertEquals(2, master.tracking(NS, P).keys());
     }
+
+    @Test
+    void trackingThatStartsBehindABulkLoadGivesUp() {
+        RecordStore master = open(new SimulatedStorage());
+        master.put(KEYS.get(0), bins(0), WritePolicy.DEFAULT);
+        master.ingestBulk(master.planBulk(NS, P, 1, List.of(new RecordStore.BulkRecord(KEYS.get(3), bins(3)))), () -> { }, e -> { });
+        master.startTracking(NS, P, 1, 1_000); // the away mirror had nothing: its lsn 1 onwards includes the load
+        assertTrue(master.tracking(NS, P).overflowed(), "a bulk load's keys are not in the log to seed tracking from");
+    }
 }

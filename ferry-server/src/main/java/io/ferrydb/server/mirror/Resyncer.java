@@ -261,6 +261,9 @@ public final class Resyncer {
             return;
         }
         long c = probe.getCommittedLsn();
+        // What a copy would ship, counted outside the replicator's lock (a scan of the partition;
+        // writes may add a few meanwhile: a cost estimate only).
+        long records = store.countRecords(s.ns, s.p);
         // Pin the stream after S under the replicator's lock: changes after S stay buffered
         // and follow the sync; what the sync ships is exactly the state at S.
         synchronized (r) {
@@ -269,7 +272,7 @@ public final class Resyncer {
             ResyncPath first = s.floor != null ? s.floor : forced;
             ResyncPlanner.Plan plan = ResyncPlanner.choose(new ResyncPlanner.Input(c, probe.getHasRecords(), probe.getLastEntryEpoch(),
                     c == 0 ? 0 : store.epochAt(s.ns, s.p, c), info.firstLsn(), info.lastLsn(),
-                    t == null || t.overflowed() ? -1 : t.sinceLsn(), t == null ? 0 : t.keys(), store.countRecords(s.ns, s.p), first));
+                    t == null || t.overflowed() ? -1 : t.sinceLsn(), t == null ? 0 : t.keys(), records, first));
             if (s.floor != null && plan.path().ordinal() < s.floor.ordinal()) {
                 plan = new ResyncPlanner.Plan(s.floor, plan.records(), "escalated");
             }
@@ -279,7 +282,7 @@ public final class Resyncer {
                 case TRACKED -> {
                     RecordStore.TrackedSnapshot ts = store.snapshotTracked(s.ns, s.p, c + 1);
                     if (ts == null) {
-                        plan = new ResyncPlanner.Plan(ResyncPath.COPY, store.countRecords(s.ns, s.p), "tracking gave up");
+                        plan = new ResyncPlanner.Plan(ResyncPath.COPY, records, "tracking gave up");
                         snap = store.snapshotPartition(s.ns, s.p);
                     } else {
                         snap = ts.snapshot();
