@@ -231,9 +231,7 @@ class ClusterIT {
                     keys.add(k);
                 }
             }
-            for (Key k : keys) {
-                c.put(WritePolicy.DEFAULT.withDurability(Durability.SYNC), k, Map.of("v", 1));
-            }
+            putAll(c, keys);
             cluster.node(other).restart();
             cluster.node(leader).restart();
             cluster.await("5 nodes settled again", SETTLE_MS, st -> st.settled(2));
@@ -286,11 +284,22 @@ class ClusterIT {
     private List<Key> writeAll(FerryClient c, String prefix, int n) {
         List<Key> keys = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            Key k = Key.of(NS, "cit", prefix + "-" + i);
-            c.put(WritePolicy.DEFAULT.withDurability(Durability.SYNC), k, Map.of("i", i));
-            keys.add(k);
+            keys.add(Key.of(NS, "cit", prefix + "-" + i));
         }
+        putAll(c, keys);
         return keys;
+    }
+
+    /** SYNC puts, 32 in flight; every one must succeed. */
+    private static void putAll(FerryClient c, List<Key> keys) {
+        java.util.concurrent.Semaphore inflight = new java.util.concurrent.Semaphore(32);
+        List<java.util.concurrent.CompletableFuture<?>> all = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            inflight.acquireUninterruptibly();
+            all.add(c.async().put(WritePolicy.DEFAULT.withDurability(Durability.SYNC), keys.get(i), Map.of("i", i))
+                    .whenComplete((r, e) -> inflight.release()));
+        }
+        java.util.concurrent.CompletableFuture.allOf(all.toArray(new java.util.concurrent.CompletableFuture[0])).join();
     }
 
     private long refusals() throws Exception {

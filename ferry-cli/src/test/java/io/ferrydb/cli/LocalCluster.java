@@ -225,7 +225,9 @@ final class LocalCluster implements AutoCloseable {
             try {
                 s = status();
                 if (condition.test(s)) {
-                    return new Timed(s, (System.nanoTime() - start) / 1_000_000);
+                    long ms = (System.nanoTime() - start) / 1_000_000;
+                    System.out.printf("LocalCluster: %s after %d ms%n", what, ms);
+                    return new Timed(s, ms);
                 }
             } catch (AssertionError | RuntimeException e) {
                 lastError = e instanceof RuntimeException re ? re : new RuntimeException(e);

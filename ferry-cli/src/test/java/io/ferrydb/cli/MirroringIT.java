@@ -119,14 +119,32 @@ class MirroringIT {
     }
 
     private static void assertLoaded(FerryClient c, List<Key> keys, String when) {
+        List<Record> got = readAll(c, keys);
         List<String> missing = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
-            Record r = c.get(keys.get(i));
+            Record r = got.get(i);
             if (r == null || !Long.valueOf(i).equals(r.binJava("n"))) {
                 missing.add(keys.get(i) + (r == null ? " missing" : " " + r));
             }
         }
         assertEquals(List.of(), missing.subList(0, Math.min(10, missing.size())), missing.size() + " bulk-loaded records wrong " + when);
+    }
+
+    /** Batch reads in chunks; null where the record is not found. */
+    private static List<Record> readAll(FerryClient c, List<Key> keys) {
+        List<Record> out = new ArrayList<>(keys.size());
+        for (int from = 0; from < keys.size(); from += 500) {
+            List<Key> chunk = keys.subList(from, Math.min(keys.size(), from + 500));
+            List<io.ferrydb.client.BatchResult> rs = c.batchGet(chunk);
+            for (int i = 0; i < chunk.size(); i++) {
+                io.ferrydb.client.BatchResult r = rs.get(i);
+                if (!r.ok() && r.error() != io.ferrydb.api.ErrorCode.NOT_FOUND) {
+                    throw new AssertionError("batch get of " + chunk.get(i) + ": " + r.error() + " " + r.message());
+                }
+                out.add(r.ok() ? r.record() : null);
+            }
+        }
+        return out;
     }
 
     /**
@@ -178,16 +196,25 @@ class MirroringIT {
 
             CliRun losses = CliRun.ferry("losses", "--json", "--ns", NS, "--since", "1h", "--host", host);
             assertEquals(0, losses.exit(), losses.toString());
+            assertEquals(0, losses.json().get("unreachable").size(), "every node's ledger was read: " + losses.json().get("unreachable"));
             Map<Digest, String> ledger = new HashMap<>();
             for (JsonNode l : losses.json().get("losses")) {
                 for (JsonNode d : l.get("digests")) {
                     ledger.put(Digest.fromHex(d.asText()), l.get("certainty").asText());
                 }
             }
+            List<Key> ackedKeys = new ArrayList<>(acked.keySet());
+            List<Record> ackedNow = readAll(c, ackedKeys);
+            Set<Key> gone = new java.util.HashSet<>();
+            for (int i = 0; i < ackedKeys.size(); i++) {
+                if (ackedNow.get(i) == null) {
+                    gone.add(ackedKeys.get(i));
+                }
+            }
             List<String> unaccounted = new ArrayList<>();
             int missing = 0;
             for (Map.Entry<Key, WriteResult> e : acked.entrySet()) {
-                if (c.get(e.getKey()) == null) {
+                if (gone.contains(e.getKey())) {
                     missing++;
                     if (!ledger.containsKey(e.getKey().digest())) {
                         unaccounted.add(e.getKey().toString());
@@ -212,11 +239,13 @@ class MirroringIT {
     }
 
     private static void assertAllPresent(FerryClient c, Map<Key, WriteResult> acked, String when) {
+        List<Key> keys = new ArrayList<>(acked.keySet());
+        List<Record> got = readAll(c, keys);
         List<String> lost = new ArrayList<>();
-        for (Map.Entry<Key, WriteResult> e : acked.entrySet()) {
-            Record r = c.get(e.getKey());
-            if (r == null || r.generation() != e.getValue().generation()) {
-                lost.add(e.getKey() + (r == null ? " missing" : " gen " + r.generation()));
+        for (int i = 0; i < keys.size(); i++) {
+            Record r = got.get(i);
+            if (r == null || r.generation() != acked.get(keys.get(i)).generation()) {
+                lost.add(keys.get(i) + (r == null ? " missing" : " gen " + r.generation()));
             }
         }
         assertEquals(List.of(), lost.subList(0, Math.min(10, lost.size())), lost.size() + " acknowledged writes lost " + when);

@@ -1,5 +1,7 @@
 package io.ferrydb.core.cluster;
 
+import io.ferrydb.core.Verify;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -49,11 +51,43 @@ public final class ClusterController {
     /** Proposal keys and when they were sent, so an unapplied proposal is retried, not spammed. */
     private final Map<String, Long> proposedAtMs = new HashMap<>();
     private final Set<PartitionRef> caughtUpPending = new LinkedHashSet<>();
+    /** Formation: the voters a cluster that has no tables yet waits for, and for how long. */
+    private Set<String> formationVoters = Set.of();
+    private long formationWaitMs;
 
     public ClusterController(ClusterTimings timings, Proposer proposer, Listener listener) {
         this.timings = timings;
         this.proposer = proposer;
         this.listener = listener;
+    }
+
+    /**
+     * A cluster forming for the first time (no namespace table exists yet) admits the
+     * nodes that heartbeat as members only, and creates the tables once every one of
+     * {@code voters} is a member, or {@code waitMs} after this controller's election,
+     * whichever comes first. Why: tables created with the first node and rebalanced on
+     * each later join copy and hand off thousands of (empty) partitions per join; a
+     * 5-node cluster formed that way took minutes on a loaded machine. Like Kafka's
+     * initial rebalance delay and Aerospike's cluster formation quantum.
+     */
+    public void formWith(Set<String> voters, long waitMs) {
+        Verify.that(waitMs >= 0, "formation wait must be >= 0, got %d", waitMs);
+        this.formationVoters = Set.copyOf(voters);
+        this.formationWaitMs = waitMs;
+    }
+
+    /** Whether the cluster is still forming: no table yet, and voters still awaited within the wait. */
+    boolean forming(long nowMs) {
+        if (!view.tables().isEmpty() || formationVoters.isEmpty() || nowMs - leaderSinceMs >= formationWaitMs) {
+            return false;
+        }
+        for (String v : formationVoters) {
+            Member m = view.member(v);
+            if (m == null || m.liveness() != Liveness.ALIVE) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public boolean isLeader() {
@@ -106,12 +140,15 @@ public final class ClusterController {
         lastHeartbeatMs.put(hb.node(), nowMs);
         reportedLsns.put(hb.node(), hb.lsns());
         Member m = view.member(hb.node());
-        boolean needsJoin = m == null || m.liveness() == Liveness.DEAD
-                || !m.address().equals(hb.address()) || !m.httpAddress().equals(hb.httpAddress()) || m.voter() != hb.voter()
-                || !hasTables(hb.namespaces());
+        boolean memberChanged = m == null || m.liveness() == Liveness.DEAD
+                || !m.address().equals(hb.address()) || !m.httpAddress().equals(hb.httpAddress()) || m.voter() != hb.voter();
+        boolean forming = forming(nowMs);
+        boolean needsJoin = memberChanged || !forming && !hasTables(hb.namespaces());
         if (needsJoin && (m == null || m.liveness() != Liveness.LEFT)) {
-            proposeOnce("join:" + hb.node(), nowMs, () -> new ClusterCommand.Join(hb.node(), hb.address(), hb.httpAddress(),
-                    hb.voter(), hb.namespaces(), nowMs, masterLsns()));
+            // While forming, a join brings the member only; its namespaces come with a later join.
+            List<NamespaceSpec> namespaces = forming ? List.of() : hb.namespaces();
+            proposeOnce("join:" + hb.node() + (forming ? ":member" : ""), nowMs, () -> new ClusterCommand.Join(hb.node(), hb.address(),
+                    hb.httpAddress(), hb.voter(), namespaces, nowMs, masterLsns()));
         }
         if (!hb.caughtUp().isEmpty()) {
             caughtUpPending.addAll(hb.caughtUp());

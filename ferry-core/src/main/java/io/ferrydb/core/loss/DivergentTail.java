@@ -33,7 +33,11 @@ import java.util.Map;
 public final class DivergentTail {
     private DivergentTail() {}
 
-    /** The ledger entries for {@code tail} (the replica's divergent entries, ascending) and how many were never acknowledged. */
+    /**
+     * The ledger entries for {@code tail} (the replica's divergent entries, ascending) and how many were never
+     * acknowledged. Each record takes its id from {@code nextId}, which must never hand out an id twice: syncs of
+     * different partitions account concurrently, and two records with one id would be one ledger key.
+     */
     public record Accounting(List<LossRecord> records, long notAcknowledged) {
         public long lost() {
             long n = 0;
@@ -45,7 +49,7 @@ public final class DivergentTail {
     }
 
     public static Accounting account(String ns, int partition, List<LogEntry> tail, EpochStart replacedBy, String node,
-                                     long nowMs, long firstId) {
+                                     long nowMs, java.util.function.LongSupplier nextId) {
         Map<LossRecord.Certainty, List<LogEntry>> lost = new EnumMap<>(LossRecord.Certainty.class);
         long dropped = 0;
         for (LogEntry e : tail) {
@@ -57,7 +61,6 @@ public final class DivergentTail {
             }
         }
         List<LossRecord> records = new ArrayList<>();
-        long id = firstId;
         for (Map.Entry<LossRecord.Certainty, List<LogEntry>> m : lost.entrySet()) {
             List<LogEntry> entries = m.getValue();
             List<Digest> digests = new ArrayList<>(Math.min(entries.size(), LossRecord.MAX_DIGESTS));
@@ -71,7 +74,7 @@ public final class DivergentTail {
             String detail = String.format("divergent tail of epoch %d truncated: epoch %d began at lsn %d%s",
                     first.epoch(), replacedBy.epoch(), replacedBy.startLsn(),
                     replacedBy.cacheLost() ? " on a replica that had restarted during the old epoch" : "");
-            records.add(new LossRecord(id++, ns, partition, first.epoch(), replacedBy.epoch(), first.lsn(), last.lsn(), entries.size(),
+            records.add(new LossRecord(nextId.getAsLong(), ns, partition, first.epoch(), replacedBy.epoch(), first.lsn(), last.lsn(), entries.size(),
                     digests, m.getKey(), LossRecord.Kind.DIVERGENT_TAIL, node, nowMs, detail));
         }
         return new Accounting(records, dropped);

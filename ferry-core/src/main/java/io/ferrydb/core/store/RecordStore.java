@@ -66,7 +66,8 @@ public final class RecordStore {
     public final LongAdder tombstonesPurged = new LongAdder();
     public final LongAdder logEntriesTrimmed = new LongAdder();
     /** Id of the next loss-ledger record (ids grow; guarded by the partition lock of whoever records). */
-    private volatile long nextLossId = 1;
+    /** Loss ledger ids: handed out atomically (partitions account for divergent tails concurrently). */
+    private final java.util.concurrent.atomic.AtomicLong nextLossId = new java.util.concurrent.atomic.AtomicLong(1);
 
     private static final class NamespaceState {
         final NamespaceConfig config;
@@ -228,7 +229,8 @@ public final class RecordStore {
         }
         try (Cursor c = storage.scan(Column.META, KeyLayout.lossPrefix(), KeyLayout.prefixEnd(KeyLayout.lossPrefix()))) {
             while (c.next()) {
-                nextLossId = Math.max(nextLossId, LossRecord.decode(c.value()).id() + 1);
+                long id = LossRecord.decode(c.value()).id();
+                nextLossId.accumulateAndGet(id + 1, Math::max);
             }
         }
         // The HLC must not go back across a restart even if the wall clock did.
@@ -572,7 +574,7 @@ public final class RecordStore {
                 continue;
             }
             List<LogEntry> tail = readLog(ns, ps.partition, start.startLsn(), Integer.MAX_VALUE);
-            return DivergentTail.account(ns, ps.partition, tail, start, node, clock.wallMillis(), nextLossId);
+            return DivergentTail.account(ns, ps.partition, tail, start, node, clock.wallMillis(), nextLossId::getAndIncrement);
         }
         return new DivergentTail.Accounting(List.of(), 0);
     }
@@ -866,7 +868,6 @@ public final class RecordStore {
             deleteAll(Column.LOG, prefix, batch);
             batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(ps.epoch, 0, ps.lastHlc));
             storage.write(batch);
-            nextLossId += accounting.records().size();
             ps.lastLsn = 0;
             ps.stagedLsn = 0;
             ps.firstLsn = 1;

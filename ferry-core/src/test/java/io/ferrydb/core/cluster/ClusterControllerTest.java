@@ -92,4 +92,48 @@ class ClusterControllerTest {
         controller.tick(100_000);
         assertTrue(proposed.isEmpty());
     }
+    @Test
+    void aFormingClusterAdmitsMembersFirstAndLaysOutTheTableOnceOverAllVoters() {
+        controller.formWith(java.util.Set.of("n1", "n2", "n3"), 10_000);
+        controller.becameLeader(0, state.view());
+        controller.onHeartbeat(hb("n1", 0), 10);
+        controller.onHeartbeat(hb("n2", 0), 20);
+        applyProposals();
+        assertTrue(state.view().tables().isEmpty(), "no table while a voter is still awaited");
+        assertEquals(2, state.view().members().size());
+        controller.onHeartbeat(hb("n1", state.version()), 300);
+        assertTrue(proposed.isEmpty(), "a member that already joined is not joined again while forming");
+        controller.onHeartbeat(hb("n3", 0), 400);
+        applyProposals();
+        controller.onHeartbeat(hb("n1", state.version()), 500);
+        applyProposals();
+        NamespaceTable t = state.view().table("test");
+        assertNotNull(t, "all voters are members: the table is created");
+        for (int p = 0; p < t.size(); p++) {
+            PartitionEntry e = t.entry(p);
+            assertEquals(2, e.replicas().size(), "partition " + p);
+            for (Replica r : e.replicas()) {
+                assertEquals(ReplicaState.IN_SYNC, r.state(), "created over all voters at once: nothing to copy, partition " + p);
+            }
+        }
+        java.util.Set<String> used = new java.util.TreeSet<>();
+        for (int p = 0; p < t.size(); p++) {
+            used.add(t.entry(p).master());
+        }
+        assertEquals(java.util.Set.of("n1", "n2", "n3"), used);
+    }
+
+    @Test
+    void aFormingClusterStopsWaitingForAMissingVoterAfterTheWait() {
+        controller.formWith(java.util.Set.of("n1", "n2", "n3"), 10_000);
+        controller.becameLeader(0, state.view());
+        for (long t = 0; t < 10_000; t += 250) {
+            controller.onHeartbeat(hb("n1", state.version()), t);
+            applyProposals();
+        }
+        assertNull(state.view().table("test"), "still waiting for n2 and n3");
+        controller.onHeartbeat(hb("n1", state.version()), 10_000);
+        applyProposals();
+        assertNotNull(state.view().table("test"), "formed without them after the wait");
+    }
 }

@@ -145,4 +145,46 @@ class DivergentTailTest {
         assertEquals(0, acc.notAcknowledged());
         assertEquals(List.of(), lagging.losses());
     }
+    /**
+     * Syncs of different partitions account for their tails at the same time (the mirror
+     * side runs them on several threads): every ledger record keeps its own id, so none
+     * overwrites another's key. Found in MirroringIT: two records got one id and the
+     * second replaced the first on disk.
+     */
+    @Test
+    void tailsAccountedConcurrentlyKeepEveryLedgerRecord() throws Exception {
+        SimulatedStorage oldDisk = new SimulatedStorage();
+        RecordStore old = open(oldDisk);
+        RecordStore promoted = open(new SimulatedStorage());
+        int partitions = 200;
+        for (int p = 0; p < partitions; p++) {
+            old.adoptEpoch(NS, p, 2);
+            put(old, TestKeys.inPartition(NS, "s", p, 1).get(0), CommitLevel.MASTER, Durability.ASYNC);
+            assertTrue(promoted.adoptEpoch(NS, p, 3));
+        }
+        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(4);
+        List<Thread> threads = new java.util.ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            int first = t;
+            Thread th = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+                for (int p = first; p < partitions; p += 4) {
+                    old.replacePartition(NS, p, promoted.snapshotPartition(NS, p), "n1");
+                }
+            });
+            th.start();
+            threads.add(th);
+        }
+        for (Thread th : threads) {
+            th.join();
+        }
+        assertEquals(partitions, old.losses().size(), "one ledger record per partition");
+        assertEquals(partitions, old.losses().stream().map(LossRecord::id).distinct().count());
+        oldDisk.sync();
+        assertEquals(partitions, open(oldDisk).losses().size());
+    }
 }

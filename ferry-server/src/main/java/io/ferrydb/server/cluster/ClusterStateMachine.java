@@ -105,6 +105,13 @@ final class ClusterStateMachine extends BaseStateMachine {
         this.controller = new ClusterController(timings, proposer, listener);
     }
 
+    /** See {@link ClusterController#formWith}. */
+    void formWith(java.util.Set<String> voters, long waitMs) {
+        synchronized (controllerLock) {
+            controller.formWith(voters, waitMs);
+        }
+    }
+
     // --- lifecycle and snapshots ---
 
     @Override

@@ -47,6 +47,12 @@ public record ControlPlaneConfig(String nodeId, boolean voter, Map<String, Strin
     public static final int DEFAULT_HISTORY_LIMIT_PER_PARTITION = 100;
     public static final long DEFAULT_SNAPSHOT_THRESHOLD_ENTRIES = 1000;
     public static final int DEFAULT_PROPOSAL_QUEUE_CAPACITY = 1024;
+    /**
+     * A cluster forming for the first time waits up to this long (after its first leader's
+     * election) for every voter before it creates the namespace tables, so they are laid out
+     * once over all voters instead of rebalanced on every join (ClusterController.formWith).
+     */
+    public static final long FORMATION_WAIT_MS = 10_000;
 
     public ControlPlaneConfig {
         require(nodeId != null && !nodeId.isBlank(), "node-id must not be empty");

@@ -141,6 +141,7 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
         this.stateMachine = new ClusterStateMachine(config.historyLimitPerPartition(), config.timings(),
                 this::propose, (node, silentMs) -> LOG.warn("control plane: node {} silent for {} ms, declaring it failed",
                 node, silentMs), clockMs);
+        this.stateMachine.formWith(config.voters().keySet(), ControlPlaneConfig.FORMATION_WAIT_MS);
         this.proposalSender = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(config.proposalQueueCapacity()), daemon("ferry-control-propose"));
         this.ticker = Executors.newSingleThreadScheduledExecutor(daemon("ferry-control-tick"));
@@ -264,6 +265,9 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
         return config;
     }
 
+    /** How many election timeouts the voters other than the first wait before their first election. */
+    private static final long FIRST_ELECTION_DEFER = 3;
+
     private RaftProperties properties() {
         RaftProperties p = new RaftProperties();
         RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
@@ -275,6 +279,17 @@ public final class RatisControlPlane implements MetadataStore, AutoCloseable {
         }
         RaftServerConfigKeys.Rpc.setTimeoutMin(p, ms(config.electionTimeoutMinMs()));
         RaftServerConfigKeys.Rpc.setTimeoutMax(p, ms(config.electionTimeoutMaxMs()));
+        // The first election after a start: the first voter of control-voters stands at once, the
+        // others only after a few timeouts unless they heard from a leader. Voters of a new group
+        // starting together otherwise elected leaders in two terms that both wrote a log entry at
+        // index 0; a follower that took the losing one as committed then answered every append
+        // with INCONSISTENCY for good (Ratis 3.3.0), and with it a 5-voter group lost its majority
+        // once two voters died.
+        boolean firstVoter = config.voters().keySet().iterator().next().equals(config.nodeId());
+        long firstMin = firstVoter ? config.electionTimeoutMinMs() : config.electionTimeoutMaxMs() * FIRST_ELECTION_DEFER;
+        RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(p, ms(firstMin));
+        RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, ms(firstVoter ? config.electionTimeoutMaxMs()
+                : firstMin + config.electionTimeoutMaxMs() * FIRST_ELECTION_DEFER));
         // ReadIndex reads: a heartbeat reply (a lease grant) only from a leader a majority still follows.
         RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
         RaftServerConfigKeys.Read.setTimeout(p, ms(config.requestTimeoutMs()));

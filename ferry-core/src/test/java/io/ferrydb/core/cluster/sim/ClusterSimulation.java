@@ -47,6 +47,8 @@ import java.util.concurrent.CompletionStage;
  */
 final class ClusterSimulation {
     static final String NS = "sim";
+    /** How long a forming cluster waits for all its voters before creating the table (ClusterController.formWith). */
+    static final long FORMATION_WAIT_MS = 3_000;
 
     final long seed;
     final Random random;
@@ -129,6 +131,13 @@ final class ClusterSimulation {
                     (ref, s) -> startSync(Node.this, inc, ref));
             controller = voter ? new ClusterController(timings, cmd -> propose(Node.this, inc, cmd),
                     (node, silentMs) -> count("failure-detected")) : null;
+            if (controller != null) {
+                java.util.Set<String> voters = new java.util.TreeSet<>();
+                for (int v = 0; v < config.voters(); v++) {
+                    voters.add("n" + (v + 1));
+                }
+                controller.formWith(voters, FORMATION_WAIT_MS);
+            }
             scheduleTick(inc);
         }
 
