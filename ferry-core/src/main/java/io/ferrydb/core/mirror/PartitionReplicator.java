@@ -90,6 +90,8 @@ public final class PartitionReplicator {
     private long lastLsn;
     private long localDurableLsn;
     private boolean deposed;
+    /** Times a mirror was rewound to resend what it had not acknowledged (for metrics). */
+    private long resends;
     private final ArrayDeque<Buffered> buffer = new ArrayDeque<>();
     private final Map<String, MirrorLink> mirrors = new LinkedHashMap<>();
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
@@ -275,6 +277,7 @@ public final class PartitionReplicator {
                 if (l.holds.committedLsn() + 1 >= first) {
                     // Resend what is not durable there; the mirror skips what it has and answers.
                     l.sentLsn = l.holds.committedLsn();
+                    resends++;
                 } else {
                     l.streaming = false; // what it lacks is no longer buffered: resync
                     resync.add(l.node);
@@ -360,6 +363,11 @@ public final class PartitionReplicator {
 
     public long epoch() {
         return epoch;
+    }
+
+    /** How many times {@link #tick} rewound a mirror to resend (each costs a batch or more). */
+    public long resends() {
+        return resends;
     }
 
     public boolean deposed() {

@@ -131,4 +131,25 @@ class PartitionReplicatorTest {
         assertTrue(other.poll().isEmpty());
         assertEquals(List.of(), o.acknowledge(), "nothing is acknowledged by a deposed master");
     }
+    @Test
+    void aSilentMirrorIsResentOncePerIntervalAndAnAnsweringOneNever() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.IN_SYNC));
+        commit(1, CommitLevel.MASTER, Durability.ASYNC);
+        // n2 answers and flushes; n3's batch (or its reply) is lost.
+        for (PartitionReplicator.Send s : master.poll()) {
+            if (s.mirror().equals("n2")) {
+                MirrorPartition.Step step = m2.onBatch(s.batch(), 0);
+                master.onReply("n2", step.reply());
+                MirrorPartition.Flush due = m2.tick(60); // older than the 50 ms flush interval
+                master.onReply("n2", m2.onFlushed(due, 60).reply());
+            }
+        }
+        for (long now = 0; now <= 1_000; now += 20) {
+            master.tick(now);
+            for (PartitionReplicator.Send s : master.poll()) {
+                assertEquals("n3", s.mirror(), "only the silent mirror is sent anything again");
+            }
+        }
+        assertEquals(5, master.resends(), "one resend per 200 ms without an answer over 1 s");
+    }
 }

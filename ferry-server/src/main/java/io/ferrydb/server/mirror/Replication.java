@@ -84,6 +84,7 @@ public final class Replication implements AutoCloseable {
     private volatile ClusterView view = ClusterView.EMPTY;
     private volatile SyncDone syncDone = ref -> { };
     private final Counter entriesSent;
+    private final Counter resends;
     private final Counter resyncsNeeded;
 
     /**
@@ -98,6 +99,8 @@ public final class Replication implements AutoCloseable {
         this.config = config;
         this.trackingMaxKeys = trackingMaxKeys;
         this.entriesSent = Counter.builder("ferry_mirror_entries_sent").description("changes streamed to mirrors").register(registry);
+        this.resends = Counter.builder("ferry_mirror_resends").description("times a mirror that acknowledged nothing for the resend "
+                + "interval was sent again what it lacked durably (many mean acknowledgements are late or lost)").register(registry);
         this.resyncer = new Resyncer(nodeId, store, new Resyncer.Host() {
             @Override
             public PartitionReplicator replicator(String ns, int p) {
@@ -397,7 +400,9 @@ public final class Replication implements AutoCloseable {
                 Set<String> behind;
                 List<PartitionReplicator.Send> sends;
                 synchronized (r) {
+                    long before = r.resends();
                     behind = r.tick(now);
+                    resends.increment(r.resends() - before);
                     sends = r.poll();
                     if (r.idle()) {
                         active.remove(k);
