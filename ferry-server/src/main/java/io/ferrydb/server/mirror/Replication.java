@@ -521,10 +521,11 @@ public final class Replication implements AutoCloseable {
     // ---- links ----
 
     /** The stream to one mirror node, reopened after a failure. */
-    private final class Link implements StreamObserver<MirrorAcks> {
+    private final class Link {
         private final String node;
         private ManagedChannel channel;
         private StreamObserver<MirrorMessage> out;
+        private long opened;
 
         Link(String node) {
             this.node = node;
@@ -547,8 +548,10 @@ public final class Replication implements AutoCloseable {
             if (m == null) {
                 throw new IllegalStateException("no address for mirror " + node);
             }
-            channel = NettyChannelBuilder.forTarget(m.address()).usePlaintext().build();
-            out = FerryMirrorGrpc.newStub(channel).stream(this);
+            ManagedChannel ch = NettyChannelBuilder.forTarget(m.address()).usePlaintext().build();
+            LOG.info("opening a mirror stream to {} at {} (stream {} to it)", node, m.address(), ++opened);
+            channel = ch;
+            out = FerryMirrorGrpc.newStub(ch).stream(new Acks(ch));
             // A new stream: each partition resumes from what the mirror last said it holds
             // durably, or is copied again when the buffer no longer has what follows.
             for (Map.Entry<String, PartitionReplicator> e : replicators.entrySet()) {
@@ -574,25 +577,50 @@ public final class Replication implements AutoCloseable {
             out = null;
         }
 
-        @Override
-        public void onNext(MirrorAcks acks) {
-            for (MirrorAck a : acks.getAcksList()) {
-                try {
-                    onAck(node, a);
-                } catch (RuntimeException e) {
-                    LOG.error("mirror ack from {} failed", node, e);
-                }
+        /**
+         * A stream ended: forget it only if it is still the current one. Shutting a channel
+         * down ends its stream with an error some time later; when every such error reset
+         * the link, it shut down the stream opened meanwhile, whose own error then shut down
+         * the next one, and so on: batches and acknowledgements could vanish with their
+         * channels. (Found while looking for why a cluster grown by a join mirrors slowly;
+         * that slowness has another cause still, see docs/BENCHMARKS.md.)
+         */
+        private synchronized void ended(ManagedChannel ch) {
+            if (channel == ch) {
+                broken();
+            } else {
+                ch.shutdownNow();
             }
         }
 
-        @Override
-        public void onError(Throwable t) {
-            broken();
-        }
+        /** The acknowledgements of one stream. */
+        private final class Acks implements StreamObserver<MirrorAcks> {
+            private final ManagedChannel ch;
 
-        @Override
-        public void onCompleted() {
-            broken();
+            Acks(ManagedChannel ch) {
+                this.ch = ch;
+            }
+
+            @Override
+            public void onNext(MirrorAcks acks) {
+                for (MirrorAck a : acks.getAcksList()) {
+                    try {
+                        onAck(node, a);
+                    } catch (RuntimeException e) {
+                        LOG.error("mirror ack from {} failed", node, e);
+                    }
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                ended(ch);
+            }
+
+            @Override
+            public void onCompleted() {
+                ended(ch);
+            }
         }
 
         synchronized void close() {
