@@ -72,6 +72,10 @@ public final class PartitionReplicator {
         boolean streaming = true;
         long lastProgressMs;
         boolean progressed;
+        /** Whether the last tick found this mirror with something outstanding. */
+        boolean wasOutstanding;
+        /** The resend interval's multiplier: doubles with each resend that brought no progress. */
+        long resendBackoff = 1;
         /** A sync copies the partition through this LSN: the buffer keeps what follows. -1: none. */
         long syncFromLsn = -1;
 
@@ -90,6 +94,7 @@ public final class PartitionReplicator {
     private long lastLsn;
     private long localDurableLsn;
     private boolean deposed;
+    private static final long MAX_RESEND_BACKOFF = 32;
     /** Times a mirror was rewound to resend what it had not acknowledged (for metrics). */
     private long resends;
     private final ArrayDeque<Buffered> buffer = new ArrayDeque<>();
@@ -267,12 +272,26 @@ public final class PartitionReplicator {
         for (MirrorLink l : mirrors.values()) {
             // Outstanding until durable there: a lost reply to a flush would otherwise leave
             // SYNC waiters and the resend buffer waiting forever.
-            if (!l.streaming || l.sentLsn <= l.holds.committedLsn() || l.progressed) {
+            boolean outstanding = l.streaming && l.sentLsn > l.holds.committedLsn();
+            // The timer counts from the first tick that finds the mirror outstanding: a
+            // partition with nothing outstanding is not ticked, so its last progress may be
+            // minutes old, and every first write after a pause was sent twice at once.
+            if (!outstanding || l.progressed || !l.wasOutstanding) {
                 l.lastProgressMs = nowMs;
+                if (!outstanding || l.progressed) {
+                    l.resendBackoff = 1;
+                }
                 l.progressed = false;
+                l.wasOutstanding = outstanding;
                 continue;
             }
-            if (nowMs - l.lastProgressMs >= config.resendAfterMs()) {
+            // Each resend without progress doubles the wait (up to 32x): the stream is ordered
+            // and reliable, so a missing answer usually means a queue, and resending into a
+            // queue deeper than the interval only deepens it. A 2-node cluster grown by a join
+            // collapsed that way: batches took 750 ms to arrive, every one was resent every
+            // 200 ms, and 64x more entries were sent than written.
+            if (nowMs - l.lastProgressMs >= config.resendAfterMs() * l.resendBackoff) {
+                l.resendBackoff = Math.min(l.resendBackoff * 2, MAX_RESEND_BACKOFF);
                 long first = buffer.isEmpty() ? lastLsn + 1 : buffer.peekFirst().entry().lsn();
                 if (l.holds.committedLsn() + 1 >= first) {
                     // Resend what is not durable there; the mirror skips what it has and answers.

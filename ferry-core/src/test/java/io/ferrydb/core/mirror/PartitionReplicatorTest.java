@@ -131,6 +131,17 @@ class PartitionReplicatorTest {
         assertTrue(other.poll().isEmpty());
         assertEquals(List.of(), o.acknowledge(), "nothing is acknowledged by a deposed master");
     }
+    /** Mirrors flush what is due by age and the master hears of it. */
+    private void flushDue(long nowMs) {
+        for (String n : List.of("n2", "n3")) {
+            MirrorPartition m = n.equals("n2") ? m2 : m3;
+            MirrorPartition.Flush f = m.tick(nowMs);
+            if (f != null) {
+                master.onReply(n, m.onFlushed(f, nowMs).reply());
+            }
+        }
+    }
+
     @Test
     void aSilentMirrorIsResentOncePerIntervalAndAnAnsweringOneNever() {
         master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.IN_SYNC));
@@ -144,12 +155,43 @@ class PartitionReplicatorTest {
                 master.onReply("n2", m2.onFlushed(due, 60).reply());
             }
         }
-        for (long now = 0; now <= 1_000; now += 20) {
+        for (long now = 0; now <= 3_000; now += 20) {
             master.tick(now);
             for (PartitionReplicator.Send s : master.poll()) {
                 assertEquals("n3", s.mirror(), "only the silent mirror is sent anything again");
             }
         }
-        assertEquals(5, master.resends(), "one resend per 200 ms without an answer over 1 s");
+        assertEquals(4, master.resends(), "resent after 200 ms, then 400, 800 and 1,600 more without an answer (backing off)");
+        // An answer resets the back-off: the next silence is resent after 200 ms again.
+        master.tick(3_020);
+        commit(2, CommitLevel.MASTER, Durability.ASYNC);
+        deliver(3_020); // both mirrors answer now (n3 gets lsn 1..2)
+        flushDue(3_080);
+        master.tick(3_100);
+        assertTrue(master.idle(), "both mirrors hold lsn 1..2 durably");
+        commit(3, CommitLevel.MASTER, Durability.ASYNC);
+        master.poll(); // lsn 3 is lost on the way to both
+        for (long now = 3_120; now <= 3_320; now += 20) {
+            master.tick(now);
+        }
+        assertEquals(6, master.resends(), "after progress the first resend comes 200 ms into the silence (once per mirror)");
+    }
+    @Test
+    void aWriteAfterAPauseIsNotResentAtOnce() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC));
+        commit(1, CommitLevel.MASTER, Durability.ASYNC);
+        deliver(0);
+        master.onReply("n2", m2.onFlushed(m2.tick(60), 60).reply());
+        master.tick(60);
+        assertTrue(master.idle(), "lsn 1 is durable on the mirror");
+        // The runtime ticks only partitions with something outstanding: none for a minute.
+        commit(2, CommitLevel.MASTER, Durability.ASYNC);
+        assertEquals(1, master.poll().size(), "lsn 2 goes out");
+        master.tick(60_010);
+        assertEquals(List.of(), master.poll(), "not sent again 10 ms later");
+        assertEquals(0, master.resends());
+        master.tick(60_300);
+        assertEquals(1, master.poll().size(), "but again once it has gone unanswered for the resend interval");
+        assertEquals(1, master.resends());
     }
 }
