@@ -88,7 +88,16 @@ class RedisToolsIT {
         assertTrue(cli("info", "server").contains("redis_version:"));
         // RESP3 (-3): redis-cli prints the map's pairs, one per line.
         assertEquals("name Ada\nborn 1815", cli("-3", "hgetall", "user:1"));
-        assertEquals("ERR unknown command 'lpush', with args beginning with: 'l' 'x'", cli("lpush", "l", "x"));
+        assertEquals("ERR unknown command 'zadd', with args beginning with: 'z' '1' 'x'", cli("zadd", "z", "1", "x"));
+        // Lists, sets and KEYS as redis-cli prints them.
+        assertEquals("3", cli("rpush", "tools:l", "a", "b", "c"));
+        assertEquals("a\nb\nc", cli("lrange", "tools:l", "0", "-1"));
+        assertEquals("c", cli("rpop", "tools:l"));
+        assertEquals("2", cli("sadd", "tools:s", "x", "y"));
+        assertEquals("list", cli("type", "tools:l"));
+        assertEquals("set", cli("type", "tools:s"));
+        assertEquals(List.of("tools:l", "tools:s"), cli("keys", "tools:*").lines().sorted().toList());
+        assertEquals("1", cli("-3", "sismember", "tools:s", "y"));
         // A script through stdin, pipelined by redis-cli --pipe as mass insertion does.
         StringBuilder script = new StringBuilder();
         for (int i = 0; i < 1000; i++) {

@@ -81,6 +81,7 @@ public final class RedisEndpoint implements AutoCloseable {
         this.commands = new Commands(metrics, settings.password);
         new DataCommands(keyspace, System::currentTimeMillis).register(commands);
         new ServerCommands(this, keyspace).register(commands);
+        new CollectionCommands(keyspace).register(commands);
         this.info = new InfoReport(this, node, keyspace);
     }
 
