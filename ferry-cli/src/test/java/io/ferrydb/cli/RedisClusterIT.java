@@ -97,15 +97,15 @@ class RedisClusterIT {
                 // Lists and sets written through one node and read through the other (each way half forwarded),
                 // KEYS over both masters, and concurrent pushes from both nodes that lose nothing.
                 for (int i = 0; i < 40; i++) {
-                    j1.rpush("list" + i, "a", "b");
-                    j2.sadd("set" + i, "x", "y");
+                    j1.rpush("list:" + i, "a", "b");
+                    j2.sadd("set:" + i, "x", "y");
                 }
                 for (int i = 0; i < 40; i++) {
-                    assertEquals(List.of("a", "b"), j2.lrange("list" + i, 0, -1));
-                    assertEquals(Set.of("x", "y"), j1.smembers("set" + i));
+                    assertEquals(List.of("a", "b"), j2.lrange("list:" + i, 0, -1));
+                    assertEquals(Set.of("x", "y"), j1.smembers("set:" + i));
                 }
-                assertEquals(40, j2.keys("list*").size());
-                assertEquals(40, j1.keys("set*").size());
+                assertEquals(40, j2.keys("list:*").size());
+                assertEquals(40, j1.keys("set:*").size());
                 CompletableFuture<?> c = CompletableFuture.runAsync(() -> pushAndAdd(p1, "n1", 150));
                 CompletableFuture<?> d = CompletableFuture.runAsync(() -> pushAndAdd(p2, "n2", 150));
                 CompletableFuture.allOf(c, d).join();

@@ -194,6 +194,134 @@ class RedisCommandsIT {
         }
     }
 
+    private static String text(Object reply) {
+        return reply instanceof byte[] b ? new String(b, java.nio.charset.StandardCharsets.UTF_8) : String.valueOf(reply);
+    }
+
+    @Test
+    void multiExecDiscard() {
+        try (Jedis j = jedis()) {
+            j.select(4);
+            assertEquals("ERR EXEC without MULTI", error(() -> j.sendCommand(cmd("EXEC"))));
+            assertEquals("ERR DISCARD without MULTI", error(() -> j.sendCommand(cmd("DISCARD"))));
+            // Queued, then run in order: each sees the ones before; an error at EXEC is one reply, the rest still run.
+            assertEquals("OK", text(j.sendCommand(cmd("MULTI"))));
+            assertEquals("ERR MULTI calls can not be nested", error(() -> j.sendCommand(cmd("MULTI"))));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("SET"), "tx", "1")));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("INCR"), "tx")));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("LPUSH"), "tx", "x")));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("GET"), "tx")));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("RPUSH"), "txl", "a", "b")));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("LPOP"), "txl")));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("SELECT"), "5")));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("SET"), "tx", "in5")));
+            assertEquals("QUEUED", text(j.sendCommand(cmd("GET"), "tx")), "a read is queued too");
+            try (Jedis other = jedis()) {
+                other.select(4);
+                assertNull(other.get("tx"), "nothing ran yet (queued commands do not run before EXEC)");
+            }
+            List<?> replies = (List<?>) j.sendCommand(cmd("EXEC"));
+            assertEquals(9, replies.size(), String.valueOf(replies));
+            assertEquals("OK", text(replies.get(0)));
+            assertEquals(2L, replies.get(1));
+            assertEquals(WRONGTYPE, ((Exception) replies.get(2)).getMessage());
+            assertEquals("2", text(replies.get(3)));
+            assertEquals(2L, replies.get(4));
+            assertEquals("a", text(replies.get(5)));
+            assertEquals("OK", text(replies.get(6)));
+            assertEquals("OK", text(replies.get(7)));
+            assertEquals("in5", text(replies.get(8)));
+            assertEquals("in5", j.get("tx"), "SELECT inside the transaction applies to the commands after it");
+            j.select(4);
+            assertEquals("2", j.get("tx"));
+            assertEquals(List.of("b"), j.lrange("txl", 0, -1));
+            assertEquals("ERR EXEC without MULTI", error(() -> j.sendCommand(cmd("EXEC"))), "EXEC ends the transaction");
+            // An empty transaction.
+            j.sendCommand(cmd("MULTI"));
+            assertEquals(List.of(), j.sendCommand(cmd("EXEC")));
+            // DISCARD drops the queue.
+            j.sendCommand(cmd("MULTI"));
+            j.sendCommand(cmd("SET"), "dropped", "x");
+            assertEquals("OK", text(j.sendCommand(cmd("DISCARD"))));
+            assertNull(j.get("dropped"));
+            // A command refused while queueing (unknown, wrong arity) is answered at once and dooms the transaction.
+            String execAbort = "EXECABORT Transaction discarded because of previous errors.";
+            j.sendCommand(cmd("MULTI"));
+            j.sendCommand(cmd("SET"), "doomed", "x");
+            assertEquals("ERR unknown command 'NOPE', with args beginning with: 'a' ", error(() -> j.sendCommand(cmd("NOPE"), "a")));
+            assertEquals(execAbort, error(() -> j.sendCommand(cmd("EXEC"))));
+            j.sendCommand(cmd("MULTI"));
+            assertEquals("ERR wrong number of arguments for 'get' command", error(() -> j.sendCommand(cmd("GET"))));
+            j.sendCommand(cmd("SET"), "doomed", "x");
+            assertEquals(execAbort, error(() -> j.sendCommand(cmd("EXEC"))));
+            assertNull(j.get("doomed"));
+            assertEquals("ERR EXEC without MULTI", error(() -> j.sendCommand(cmd("EXEC"))));
+            // Jedis's own transaction API, pipelined, with a write and a read of a list and a set.
+            redis.clients.jedis.Transaction t = j.multi();
+            t.rpush("txl2", "1", "2", "3");
+            t.sadd("txs", "m");
+            t.lrange("txl2", 0, -1);
+            t.smembers("txs");
+            t.del("txl2");
+            List<Object> r = t.exec();
+            assertEquals(List.of(3L, 1L, List.of("1", "2", "3"), Set.of("m"), 1L), r);
+            assertFalse(j.exists("txl2"));
+        }
+    }
+
+    /** Pipelined MULTI ... EXEC: the commands behind EXEC see its writes, answers stay in order. */
+    @Test
+    void pipelinedTransactions() {
+        try (Jedis j = jedis()) {
+            j.select(6);
+            redis.clients.jedis.Pipeline p = j.pipelined();
+            List<redis.clients.jedis.Response<?>> execs = new ArrayList<>();
+            List<redis.clients.jedis.Response<?>> after = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                p.sendCommand(cmd("MULTI"), new String[0]);
+                p.sendCommand(cmd("INCR"), "pc");
+                p.sendCommand(cmd("RPUSH"), "pl", Integer.toString(i));
+                execs.add(p.sendCommand(cmd("EXEC"), new String[0]));
+                after.add(p.get("pc"));
+            }
+            p.sync();
+            for (int i = 0; i < 50; i++) {
+                assertEquals(List.of(i + 1L, i + 1L), execs.get(i).get());
+                assertEquals(Integer.toString(i + 1), after.get(i).get());
+            }
+            assertEquals(50, j.llen("pl"));
+        }
+    }
+
+    @Test
+    void configGetAndSet() {
+        try (Jedis j = jedis()) {
+            // What tools ask at start.
+            assertEquals(java.util.Map.of("save", "", "appendonly", "no"), j.configGet("save", "appendonly"));
+            assertEquals("16", j.configGet("databases").get("databases"));
+            assertEquals(java.util.Map.of("maxmemory", "0", "maxmemory-policy", "noeviction"), j.configGet("maxmemory*"));
+            assertEquals(java.util.Map.of(), j.configGet("nosuch"));
+            // Setting a parameter to the value it has is accepted (test tools do it) and changes nothing.
+            assertEquals("OK", j.configSet("save", ""));
+            assertEquals("OK", j.configSet("appendonly", "no", "SAVE", ""));
+            assertEquals("ERR CONFIG SET failed (possibly related to argument 'appendonly') - FerryDB does not change this through CONFIG SET",
+                    error(() -> j.configSet("appendonly", "yes")));
+            assertEquals("ERR CONFIG SET failed (possibly related to argument 'maxmemory') - FerryDB does not change this through CONFIG SET",
+                    error(() -> j.configSet("save", "", "maxmemory", "100mb")));
+            assertEquals("no", j.configGet("appendonly").get("appendonly"));
+            // Redis's own refusals.
+            assertEquals("ERR Unknown option or number of arguments for CONFIG SET - 'foo'", error(() -> j.configSet("foo", "bar")));
+            assertEquals("ERR Unknown option or number of arguments for CONFIG SET - 'foo'", error(() -> j.configSet("foo", "1", "save", "", "save", "")));
+            assertEquals("ERR CONFIG SET failed (possibly related to argument 'save') - duplicate parameter",
+                    error(() -> j.configSet("save", "", "save", "", "foo", "1")));
+            assertEquals("ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config",
+                    error(() -> j.configSet("databases", "16")));
+            assertEquals("ERR wrong number of arguments for 'config|set' command", error(() -> j.sendCommand(cmd("CONFIG"), "SET", "save")));
+            assertEquals("ERR syntax error", error(() -> j.sendCommand(cmd("CONFIG"), "SET", "save", "", "appendonly")));
+            assertEquals("ERR unknown subcommand 'REWRITE'. Try CONFIG HELP.", error(() -> j.sendCommand(cmd("CONFIG"), "REWRITE")));
+        }
+    }
+
     /** Concurrent writers of one list and one set lose nothing: every change is generation-checked. */
     @Test
     void concurrentPushesAndAddsLoseNothing() {

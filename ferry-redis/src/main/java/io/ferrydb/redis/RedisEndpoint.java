@@ -82,6 +82,7 @@ public final class RedisEndpoint implements AutoCloseable {
         new DataCommands(keyspace, System::currentTimeMillis).register(commands);
         new ServerCommands(this, keyspace).register(commands);
         new CollectionCommands(keyspace).register(commands);
+        new Transactions(commands).register(commands);
         this.info = new InfoReport(this, node, keyspace);
     }
 

@@ -220,8 +220,14 @@ final class ServerCommands {
         return m;
     }
 
+    /** Parameters Redis itself refuses to change at run time ("can't set immutable config"). */
+    private static final java.util.Set<String> IMMUTABLE_CONFIG = java.util.Set.of("databases", "cluster-enabled");
+
     private Reply config(RedisConnection c, byte[][] a) {
         String sub = Commands.lower(a[1]);
+        if (sub.equals("set")) {
+            return configSet(a);
+        }
         if (!sub.equals("get")) {
             throw new RedisError(Commands.unknownSubcommand(a));
         }
@@ -241,6 +247,47 @@ final class ServerCommands {
             }
         }
         return new Reply.MapReply(kv);
+    }
+
+    /**
+     * CONFIG SET name value [name value ...]: the parameters CONFIG GET answers, each only
+     * with the value it already has (test tools send {@code save ""} or
+     * {@code appendonly no}); FerryDB changes none of them through Redis. Refusals in
+     * Redis's order and words: the first unknown or repeated name (immutable ones as
+     * Redis's), then the values; nothing is set unless every pair is accepted.
+     */
+    private Reply configSet(byte[][] a) {
+        if (a.length < 4) {
+            throw new RedisError(Commands.wrongArity("config|set"));
+        }
+        if (a.length % 2 != 0) {
+            throw new RedisError(SYNTAX);
+        }
+        Map<String, String> values = configValues();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int i = 2; i < a.length; i += 2) {
+            String name = Commands.lower(a[i]);
+            String given = RedisValues.text(a[i]);
+            if (!values.containsKey(name)) {
+                throw new RedisError("ERR Unknown option or number of arguments for CONFIG SET - '" + given + "'");
+            }
+            if (IMMUTABLE_CONFIG.contains(name)) {
+                throw configSetFailed(given, "can't set immutable config");
+            }
+            if (!seen.add(name)) {
+                throw configSetFailed(given, "duplicate parameter");
+            }
+        }
+        for (int i = 2; i < a.length; i += 2) {
+            if (!values.get(Commands.lower(a[i])).equalsIgnoreCase(RedisValues.text(a[i + 1]))) {
+                throw configSetFailed(RedisValues.text(a[i]), "FerryDB does not change this through CONFIG SET");
+            }
+        }
+        return Reply.OK;
+    }
+
+    private static RedisError configSetFailed(String name, String why) {
+        return new RedisError("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + why);
     }
 
     private Reply command(RedisConnection c, byte[][] a) {
