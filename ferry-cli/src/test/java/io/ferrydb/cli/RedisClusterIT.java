@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The Redis endpoint in a 2-node cluster (RF 2): keys mastered by the other node are
- * forwarded and read back through either node, SCAN and DBSIZE cover both masters,
+ * forwarded and read back through either node (strings, hashes, lists, sets, a MULTI
+ * transaction), SCAN, KEYS and DBSIZE cover both masters,
  * and WAIT and INFO replication report what the mirror really acknowledged.
  */
 class RedisClusterIT {
@@ -111,6 +112,18 @@ class RedisClusterIT {
                 CompletableFuture.allOf(c, d).join();
                 assertEquals(300, j1.llen("race:l"));
                 assertEquals(300, j2.scard("race:s"));
+                // A transaction whose keys live on both masters: run in order, forwarded where needed.
+                redis.clients.jedis.Transaction t = j1.multi();
+                for (int i = 0; i < 20; i++) {
+                    t.rpush("tx:" + i, "a");
+                    t.lpush("tx:" + i, "b");
+                    t.lrange("tx:" + i, 0, -1);
+                }
+                List<Object> replies = t.exec();
+                for (int i = 0; i < 20; i++) {
+                    assertEquals(List.of(1L, 2L, List.of("b", "a")), replies.subList(3 * i, 3 * i + 3));
+                    assertEquals(List.of("b", "a"), j2.lrange("tx:" + i, 0, -1));
+                }
             }
         }
     }
