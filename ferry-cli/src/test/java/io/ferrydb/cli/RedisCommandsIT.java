@@ -153,6 +153,10 @@ class RedisCommandsIT {
             wrongType(() -> j.rpush("h", "x"));
             assertNull(j.mget("l").get(0), "MGET answers nil for a list");
             assertEquals(1, j.del("l"));
+            // SET replaces a key of any type, as in Redis.
+            j.rpush("l3", "x");
+            assertEquals("OK", j.set("l3", "s"));
+            assertEquals("string", j.type("l3"));
         }
     }
 
