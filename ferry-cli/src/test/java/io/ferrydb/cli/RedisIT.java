@@ -3,6 +3,9 @@ package io.ferrydb.cli;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
@@ -72,6 +75,39 @@ class RedisIT {
         return new Jedis("127.0.0.1", port, 10_000);
     }
 
+    /** A node process serving Redis on a free port for one test class: {@code @RegisterExtension static final Node NODE}. */
+    static final class Node implements BeforeAllCallback, AfterAllCallback {
+        private final String name;
+        private Path dir;
+        private ServerProcess process;
+        private int redisPort;
+
+        Node(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public void beforeAll(ExtensionContext context) throws IOException {
+            dir = Files.createTempDirectory("ferry-redis-it-");
+            redisPort = ServerProcess.freePort();
+            process = ServerProcess.start(name, dir.resolve(name), "--redis-port", String.valueOf(redisPort));
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) throws IOException {
+            if (process != null) {
+                process.close();
+            }
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+
+        Jedis jedis() {
+            return new Jedis("127.0.0.1", redisPort, 10_000);
+        }
+    }
+
     static ProtocolCommand cmd(String name) {
         byte[] raw = SafeEncoder.encode(name);
         return () -> raw;
@@ -100,7 +136,7 @@ class RedisIT {
             assertEquals("ERR DB index is out of range", error(() -> j.select(16)));
             assertEquals(NOT_INTEGER, error(() -> j.sendCommand(cmd("SELECT"), "x")));
             assertEquals("ERR unknown command 'FOO', with args beginning with: 'a' 'b' ", error(() -> j.sendCommand(cmd("FOO"), "a", "b")));
-            assertEquals("ERR unknown command 'LPUSH', with args beginning with: 'l' 'x' ", error(() -> j.sendCommand(cmd("LPUSH"), "l", "x")));
+            assertEquals("ERR unknown command 'ZADD', with args beginning with: 'z' '1' 'x' ", error(() -> j.sendCommand(cmd("ZADD"), "z", "1", "x")));
             assertEquals("ERR wrong number of arguments for 'get' command", error(() -> j.sendCommand(cmd("GET"))));
             assertEquals("ERR wrong number of arguments for 'echo' command", error(() -> j.sendCommand(cmd("ECHO"), "a", "b")));
             assertEquals("ERR AUTH <password> called without any password configured for the default user. "

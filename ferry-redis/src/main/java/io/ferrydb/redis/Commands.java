@@ -53,15 +53,32 @@ final class Commands {
         Spec spec = table.get(name);
         metrics.command(spec == null ? "unknown" : name);
         if (spec == null) {
-            return Reply.error(unknownCommand(args));
+            return refuse(c, unknownCommand(args));
         }
         if (!c.authenticated && !name.equals("auth") && !name.equals("hello") && !name.equals("quit")) {
-            return Reply.error("NOAUTH Authentication required.");
+            return refuse(c, "NOAUTH Authentication required.");
         }
         if (!spec.arityOk(args.length)) {
-            return Reply.error(wrongArity(name));
+            return refuse(c, wrongArity(name));
+        }
+        if (c.queued != null && !Transactions.IMMEDIATE.contains(name)) {
+            c.queued.add(args);
+            return Transactions.QUEUED;
         }
         return spec.impl().run(c, args);
+    }
+
+    /** Runs a command checked when it was queued (EXEC). */
+    Object invoke(RedisConnection c, byte[][] args) {
+        return table.get(lower(args[0])).impl().run(c, args);
+    }
+
+    /** A refusal before the command runs; inside MULTI it also dooms the transaction (EXECABORT), as in Redis. */
+    private static Reply refuse(RedisConnection c, String message) {
+        if (c.queued != null) {
+            c.queueFailed = true;
+        }
+        return Reply.error(message);
     }
 
     static String wrongArity(String fullName) {

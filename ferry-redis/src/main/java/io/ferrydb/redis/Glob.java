@@ -8,6 +8,15 @@ final class Glob {
         return match(pattern, 0, s, 0);
     }
 
+    /** Byte for byte, as Redis matches keys: {@code ?} is one byte, not one UTF-8 character. */
+    static boolean matches(byte[] pattern, byte[] key) {
+        return match(latin1(pattern), 0, latin1(key), 0);
+    }
+
+    private static String latin1(byte[] b) {
+        return new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
+
     private static boolean match(String p, int pi, String s, int si) {
         while (pi < p.length()) {
             char pc = p.charAt(pi);
@@ -47,7 +56,8 @@ final class Glob {
                         if (p.charAt(end) == '\\' && end + 1 < p.length()) {
                             end++;
                             hit |= p.charAt(end) == c;
-                        } else if (end + 2 < p.length() && p.charAt(end + 1) == '-' && p.charAt(end + 2) != ']') {
+                        } else if (end + 2 < p.length() && p.charAt(end + 1) == '-') {
+                            // As Redis: "[a-]" is the range a..']' (the class is then unterminated).
                             char lo = (char) Math.min(p.charAt(end), p.charAt(end + 2));
                             char hi = (char) Math.max(p.charAt(end), p.charAt(end + 2));
                             hit |= c >= lo && c <= hi;

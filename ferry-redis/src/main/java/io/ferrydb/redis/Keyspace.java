@@ -133,10 +133,10 @@ final class Keyspace {
      */
     CompletableFuture<Void> put(RedisConnection c, Key key, List<BinValidator.NamedValue> bins, RecordExistsAction exists,
                                 int expectedGeneration, long expiry) {
-        WritePolicy policy = new WritePolicy(exists, expectedGeneration, c.durability, c.commitLevel, expiry > 0 ? 0 : expiry);
+        WritePolicy policy = putPolicy(c, exists, expectedGeneration, expiry);
         int p = key.partition();
         if (local(p)) {
-            return onShard(c, p, List.of(new RequestHandler.PreparedWrite(new WriteOp.Put(key, bins, policy, expiry > 0 ? expiry : 0), ns)))
+            return onShard(c, p, List.of(putWrite(key, bins, policy, expiry)))
                     .thenCompose(done -> done.get(0)).handle((m, e) -> {
                         if (e == null) {
                             c.noteLocalWrite(p, ((PutResponse) m).getAck().getLsn());
@@ -146,6 +146,18 @@ final class Keyspace {
                     }).thenCompose(f -> f);
         }
         return forwardPut(c, key, bins, policy, expiry);
+    }
+
+    private static WritePolicy putPolicy(RedisConnection c, RecordExistsAction exists, int expectedGeneration, long expiry) {
+        return new WritePolicy(exists, expectedGeneration, c.durability, c.commitLevel, expiry > 0 ? 0 : expiry);
+    }
+
+    private RequestHandler.PreparedWrite putWrite(Key key, List<BinValidator.NamedValue> bins, WritePolicy policy, long expiry) {
+        return new RequestHandler.PreparedWrite(new WriteOp.Put(key, bins, policy, expiry > 0 ? expiry : 0), ns);
+    }
+
+    private static WritePolicy deletePolicy(RedisConnection c, int expectedGeneration) {
+        return new WritePolicy(RecordExistsAction.UPSERT, expectedGeneration, c.durability, c.commitLevel, 0);
     }
 
     private CompletableFuture<Void> forwardPut(RedisConnection c, Key key, List<BinValidator.NamedValue> bins, WritePolicy policy, long expiry) {
@@ -161,7 +173,7 @@ final class Keyspace {
 
     /** Deletes; completes with whether a live record was deleted. */
     CompletableFuture<Boolean> delete(RedisConnection c, Key key, int expectedGeneration) {
-        WritePolicy policy = new WritePolicy(RecordExistsAction.UPSERT, expectedGeneration, c.durability, c.commitLevel, 0);
+        WritePolicy policy = deletePolicy(c, expectedGeneration);
         int p = key.partition();
         if (local(p)) {
             return onShard(c, p, List.of(new RequestHandler.PreparedWrite(new WriteOp.Delete(key, policy), ns)))
@@ -220,10 +232,13 @@ final class Keyspace {
             }
         });
         if (!queued) {
-            applied.completeExceptionally(new FerryException(ErrorCode.RESOURCE_EXHAUSTED,
-                    "the storage write queue is full (write-queue-capacity)", null, false));
+            applied.completeExceptionally(queueFull());
         }
         return applied;
+    }
+
+    private static FerryException queueFull() {
+        return new FerryException(ErrorCode.RESOURCE_EXHAUSTED, "the storage write queue is full (write-queue-capacity)", null, false);
     }
 
     WritePipeline pipeline() {
@@ -244,12 +259,81 @@ final class Keyspace {
         return Math.max(1, (ms + 999) / 1000);
     }
 
-    /** Runs a read-modify-write until it wins against concurrent writers. */
+    /**
+     * Runs a read-modify-write until it wins against concurrent writers. A key mastered
+     * here is read, decided and written in one job on its partition's storage thread,
+     * where every write of the partition is committed (native ones too): no writer comes
+     * between the read and the write, so a hot key (50 clients pushing to one list) does
+     * not lose race after race. The write still carries the generation it read as the
+     * expected one, so anything that does come between is caught and retried.
+     */
     CompletableFuture<Reply> mutate(RedisConnection c, Key key, Mutation m) {
         return mutate(c, key, m, 1);
     }
 
     private CompletableFuture<Reply> mutate(RedisConnection c, Key key, Mutation m, int attempt) {
+        return local(key.partition()) ? mutateOnShard(c, key, m, attempt) : mutateByReading(c, key, m, attempt);
+    }
+
+    /** What a read-modify-write decided on the storage thread, and its write's acknowledgement (null: nothing to write). */
+    private record Decided(Step step, CompletableFuture<Message> ack) {}
+
+    private CompletableFuture<Reply> mutateOnShard(RedisConnection c, Key key, Mutation m, int attempt) {
+        int p = key.partition();
+        c.unfinished = true;
+        CompletableFuture<Decided> decided = new CompletableFuture<>();
+        boolean queued = pipeline.submit(pipeline.shardOf(p), () -> {
+            try {
+                View current = View.of(store.get(key));
+                Step step = m.apply(current);
+                RequestHandler.PreparedWrite w = decidedWrite(c, key, current, step.change());
+                decided.complete(new Decided(step, w == null ? null : handler.commit(List.of(w)).get(0)));
+            } catch (RuntimeException e) {
+                decided.completeExceptionally(e);
+            }
+        });
+        if (!queued) {
+            decided.completeExceptionally(queueFull());
+        }
+        return decided.thenCompose(d -> {
+            if (d.ack() == null) {
+                return CompletableFuture.completedFuture(d.step().reply());
+            }
+            return d.ack().handle((ack, e) -> {
+                if (e == null) {
+                    noteLocal(c, p, ack);
+                    return CompletableFuture.completedFuture(d.step().reply());
+                }
+                // No longer master here: the other path reads and writes wherever the partition is now.
+                return notMaster(e) ? mutateByReading(c, key, m, attempt) : retryOrFail(c, key, m, attempt, e);
+            }).thenCompose(f -> f);
+        });
+    }
+
+    /** The write a decision asks for against the record read (null: none), expecting the generation read. */
+    private RequestHandler.PreparedWrite decidedWrite(RedisConnection c, Key key, View current, Change change) {
+        if (change instanceof Put put) {
+            WritePolicy policy = current == null
+                    ? putPolicy(c, RecordExistsAction.CREATE_ONLY, 0, put.expiry())
+                    : putPolicy(c, RecordExistsAction.REPLACE, current.generation(), put.expiry());
+            return putWrite(key, put.bins(), policy, put.expiry());
+        }
+        if (change == null || current == null) {
+            return null;
+        }
+        return new RequestHandler.PreparedWrite(new WriteOp.Delete(key, deletePolicy(c, current.generation())), ns);
+    }
+
+    private static void noteLocal(RedisConnection c, int partition, Message ack) {
+        if (ack instanceof PutResponse put) {
+            c.noteLocalWrite(partition, put.getAck().getLsn());
+        } else if (ack instanceof DeleteResponse d && d.getExisted()) {
+            c.noteLocalWrite(partition, d.getAck().getLsn());
+        }
+    }
+
+    /** Reads where the record is (here or its master), decides, and writes with the generation read. */
+    private CompletableFuture<Reply> mutateByReading(RedisConnection c, Key key, Mutation m, int attempt) {
         return read(c, key).thenCompose(current -> {
             Step step = m.apply(current);
             if (step.change() == null) {
@@ -265,19 +349,21 @@ final class Keyspace {
             } else {
                 write = delete(c, key, current.generation());
             }
-            return write.handle((ok, e) -> {
-                if (e == null) {
-                    return CompletableFuture.completedFuture(step.reply());
-                }
-                FerryException fe = RequestHandler.failure(e);
-                boolean lostRace = fe.code() == ErrorCode.ALREADY_EXISTS || fe.code() == ErrorCode.FAILED_PRECONDITION;
-                if (lostRace && attempt < MUTATE_ATTEMPTS_MAX) {
-                    metrics.casRetries.increment();
-                    return mutate(c, key, m, attempt + 1);
-                }
-                return CompletableFuture.<Reply>failedFuture(fe);
-            }).thenCompose(f -> f);
+            return write.handle((ok, e) -> e == null
+                    ? CompletableFuture.completedFuture(step.reply())
+                    : retryOrFail(c, key, m, attempt, e)).thenCompose(f -> f);
         });
+    }
+
+    /** After a refused write: starts over if another writer came first (up to the limit), else fails with the refusal. */
+    private CompletableFuture<Reply> retryOrFail(RedisConnection c, Key key, Mutation m, int attempt, Throwable e) {
+        FerryException fe = RequestHandler.failure(e);
+        boolean lostRace = fe.code() == ErrorCode.ALREADY_EXISTS || fe.code() == ErrorCode.FAILED_PRECONDITION;
+        if (lostRace && attempt < MUTATE_ATTEMPTS_MAX) {
+            metrics.casRetries.increment();
+            return mutate(c, key, m, attempt + 1);
+        }
+        return CompletableFuture.failedFuture(fe);
     }
 
     // ---- scans ----

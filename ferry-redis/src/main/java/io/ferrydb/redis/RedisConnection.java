@@ -46,6 +46,10 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
      * to another node, queued for a storage thread, a scan): later commands wait for it.
      */
     volatile boolean unfinished;
+    /** Commands queued since MULTI (null: not in a transaction); see {@link Transactions}. */
+    java.util.List<byte[][]> queued;
+    /** A command was refused while queueing: EXEC answers EXECABORT. */
+    boolean queueFailed;
     /** Highest LSN this connection wrote per partition mastered here (WAIT). Bounded by the partition count. */
     final Map<Integer, Long> localWrites = new ConcurrentHashMap<>();
     /** Commit level of this connection's forwarded writes per partition (WAIT). */
@@ -86,6 +90,10 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
 
     void noteRemoteWrite(int partition, CommitLevel level) {
         remoteWrites.put(partition, level);
+    }
+
+    java.util.concurrent.Executor eventLoop() {
+        return ctx.channel().eventLoop();
     }
 
     String remoteAddress() {
@@ -166,7 +174,7 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
      * not batched, run it as any other command.
      */
     private CompletableFuture<Reply> tryBatch(byte[][] args) {
-        if (!authenticated || !batchable(args)) {
+        if (!authenticated || queued != null || !batchable(args)) {
             return null;
         }
         boolean set = args.length == 3;
@@ -308,7 +316,7 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private static Reply settle(CompletableFuture<Reply> f) {
+    static Reply settle(CompletableFuture<Reply> f) {
         try {
             return f.join();
         } catch (RuntimeException e) {

@@ -81,6 +81,8 @@ public final class RedisEndpoint implements AutoCloseable {
         this.commands = new Commands(metrics, settings.password);
         new DataCommands(keyspace, System::currentTimeMillis).register(commands);
         new ServerCommands(this, keyspace).register(commands);
+        new CollectionCommands(keyspace).register(commands);
+        new Transactions(commands).register(commands);
         this.info = new InfoReport(this, node, keyspace);
     }
 

@@ -18,15 +18,21 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * How Redis values live in FerryDB records (see ARCHITECTURE.md, "Redis endpoint"):
- * a string is a record with exactly one bin named {@value #STRING_BIN} holding bytes;
- * a hash is a record whose bins are its fields, each holding bytes. A field whose name
- * starts with {@code $} is stored as {@code $} + field, so no hash can look like a
- * string. Fields must be valid bin names (UTF-8, no control characters, at most 15
- * bytes, 14 when they start with {@code $}).
+ * How Redis values live in FerryDB records (see ARCHITECTURE.md, "Redis endpoint", and
+ * docs/REDIS.md): a string is a record with exactly one bin named {@value #STRING_BIN}
+ * holding bytes; a list is a record with exactly one list bin named {@value #LIST_BIN}
+ * (its elements as bytes, head first); a set is a record with exactly one map bin named
+ * {@value #SET_BIN} (members as bytes keys, each mapped to {@code true}); a hash is a
+ * record whose bins are its fields, each holding bytes. A field whose name starts with
+ * {@code $} is stored as {@code $} + field, so no hash can look like a string, list or
+ * set. Fields must be valid bin names (UTF-8, no control characters, at most 15 bytes,
+ * 14 when they start with {@code $}).
  */
 final class RedisValues {
     static final String STRING_BIN = "$";
+    static final String LIST_BIN = "$list";
+    static final String SET_BIN = "$set";
+    private static final Value MEMBER = Value.of(true);
     static final String WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
     static final String NOT_INTEGER = "ERR value is not an integer or out of range";
     static final String NOT_FLOAT = "ERR value is not a valid float";
@@ -48,6 +54,14 @@ final class RedisValues {
             return bins.size() == 1 && bins.containsKey(STRING_BIN);
         }
 
+        boolean isList() {
+            return bins.size() == 1 && bins.get(LIST_BIN) instanceof Value.ListValue;
+        }
+
+        boolean isSet() {
+            return bins.size() == 1 && bins.get(SET_BIN) instanceof Value.MapValue;
+        }
+
         /** The string's bytes; throws WRONGTYPE for a hash. */
         byte[] string() {
             if (!isString()) {
@@ -56,9 +70,9 @@ final class RedisValues {
             return bytes(bins.get(STRING_BIN));
         }
 
-        /** The hash's fields (decoded names); throws WRONGTYPE for a string. */
+        /** The hash's fields (decoded names); throws WRONGTYPE for another type. */
         Map<String, Value> hash() {
-            if (isString()) {
+            if (isString() || isList() || isSet()) {
                 throw new RedisError(WRONGTYPE);
             }
             Map<String, Value> out = new LinkedHashMap<>();
@@ -68,8 +82,34 @@ final class RedisValues {
             return out;
         }
 
+        /** The list's elements, head first; throws WRONGTYPE for another type. */
+        List<byte[]> list() {
+            if (!isList()) {
+                throw new RedisError(WRONGTYPE);
+            }
+            List<Value> items = ((Value.ListValue) bins.get(LIST_BIN)).items();
+            List<byte[]> out = new ArrayList<>(items.size());
+            for (Value v : items) {
+                out.add(bytes(v));
+            }
+            return out;
+        }
+
+        /** The set's members (as bytes values, insertion order); throws WRONGTYPE for another type. */
+        java.util.LinkedHashSet<Value.BytesValue> set() {
+            if (!isSet()) {
+                throw new RedisError(WRONGTYPE);
+            }
+            Map<Value, Value> entries = ((Value.MapValue) bins.get(SET_BIN)).entries();
+            java.util.LinkedHashSet<Value.BytesValue> out = new java.util.LinkedHashSet<>();
+            for (Value member : entries.keySet()) {
+                out.add(member instanceof Value.BytesValue b ? b : new Value.BytesValue(bytes(member)));
+            }
+            return out;
+        }
+
         String type() {
-            return isString() ? "string" : "hash";
+            return isString() ? "string" : isList() ? "list" : isSet() ? "set" : "hash";
         }
     }
 
@@ -82,6 +122,22 @@ final class RedisValues {
 
     static List<BinValidator.NamedValue> stringBins(byte[] value) {
         return List.of(new BinValidator.NamedValue(STRING_BIN, new Value.BytesValue(value)));
+    }
+
+    static List<BinValidator.NamedValue> listBins(List<byte[]> elements) {
+        List<Value> items = new ArrayList<>(elements.size());
+        for (byte[] e : elements) {
+            items.add(new Value.BytesValue(e));
+        }
+        return List.of(new BinValidator.NamedValue(LIST_BIN, new Value.ListValue(items)));
+    }
+
+    static List<BinValidator.NamedValue> setBins(java.util.Collection<Value.BytesValue> members) {
+        Map<Value, Value> entries = new LinkedHashMap<>();
+        for (Value.BytesValue m : members) {
+            entries.put(m, MEMBER);
+        }
+        return List.of(new BinValidator.NamedValue(SET_BIN, new Value.MapValue(entries)));
     }
 
     static List<BinValidator.NamedValue> hashBins(Map<String, Value> fields) {

@@ -50,6 +50,7 @@ final class ServerCommands {
             return ks.scan(c.set, 0, Limits.PARTITION_COUNT).thenApply(e -> Reply.integer(e.size()));
         });
         t.add("scan", -2, false, this::scan);
+        t.add("keys", 2, false, this::keys);
         t.add("flushdb", -1, true, this::flushdb);
         t.add("wait", 3, false, this::await);
         t.add("ferry", -2, false, this::ferry);
@@ -219,8 +220,14 @@ final class ServerCommands {
         return m;
     }
 
+    /** Parameters Redis itself refuses to change at run time ("can't set immutable config"). */
+    private static final java.util.Set<String> IMMUTABLE_CONFIG = java.util.Set.of("databases", "cluster-enabled");
+
     private Reply config(RedisConnection c, byte[][] a) {
         String sub = Commands.lower(a[1]);
+        if (sub.equals("set")) {
+            return configSet(a);
+        }
         if (!sub.equals("get")) {
             throw new RedisError(Commands.unknownSubcommand(a));
         }
@@ -240,6 +247,47 @@ final class ServerCommands {
             }
         }
         return new Reply.MapReply(kv);
+    }
+
+    /**
+     * CONFIG SET name value [name value ...]: the parameters CONFIG GET answers, each only
+     * with the value it already has (test tools send {@code save ""} or
+     * {@code appendonly no}); FerryDB changes none of them through Redis. Refusals in
+     * Redis's order and words: the first unknown or repeated name (immutable ones as
+     * Redis's), then the values; nothing is set unless every pair is accepted.
+     */
+    private Reply configSet(byte[][] a) {
+        if (a.length < 4) {
+            throw new RedisError(Commands.wrongArity("config|set"));
+        }
+        if (a.length % 2 != 0) {
+            throw new RedisError(SYNTAX);
+        }
+        Map<String, String> values = configValues();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int i = 2; i < a.length; i += 2) {
+            String name = Commands.lower(a[i]);
+            String given = RedisValues.text(a[i]);
+            if (!values.containsKey(name)) {
+                throw new RedisError("ERR Unknown option or number of arguments for CONFIG SET - '" + given + "'");
+            }
+            if (IMMUTABLE_CONFIG.contains(name)) {
+                throw configSetFailed(given, "can't set immutable config");
+            }
+            if (!seen.add(name)) {
+                throw configSetFailed(given, "duplicate parameter");
+            }
+        }
+        for (int i = 2; i < a.length; i += 2) {
+            if (!values.get(Commands.lower(a[i])).equalsIgnoreCase(RedisValues.text(a[i + 1]))) {
+                throw configSetFailed(RedisValues.text(a[i]), "FerryDB does not change this through CONFIG SET");
+            }
+        }
+        return Reply.OK;
+    }
+
+    private static RedisError configSetFailed(String name, String why) {
+        return new RedisError("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + why);
     }
 
     private Reply command(RedisConnection c, byte[][] a) {
@@ -281,7 +329,9 @@ final class ServerCommands {
     private static Reply commandInfo(Commands.Spec s) {
         boolean keyed = s.name().startsWith("h") || List.of("get", "set", "setnx", "setex", "psetex", "getset", "getdel", "type",
                 "strlen", "append", "incr", "decr", "incrby", "decrby", "incrbyfloat", "expire", "pexpire", "expireat", "pexpireat",
-                "ttl", "pttl", "persist", "mget", "mset", "msetnx", "del", "unlink", "exists").contains(s.name());
+                "ttl", "pttl", "persist", "mget", "mset", "msetnx", "del", "unlink", "exists").contains(s.name())
+                || List.of("lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "lrange", "llen", "lindex",
+                "sadd", "srem", "smembers", "sismember", "smismember", "scard").contains(s.name());
         boolean multi = List.of("mget", "del", "unlink", "exists").contains(s.name());
         boolean pairs = List.of("mset", "msetnx").contains(s.name());
         List<Reply> flags = new ArrayList<>();
@@ -308,7 +358,7 @@ final class ServerCommands {
             // Not a cursor FerryDB issued: like Redis with an unknown cursor, the scan is over.
             return scanReply(0, List.of());
         }
-        String match = null;
+        byte[] match = null;
         long count = 10;
         String type = null;
         for (int i = 2; i < a.length; i++) {
@@ -316,7 +366,7 @@ final class ServerCommands {
                 throw new RedisError(SYNTAX);
             }
             switch (Commands.lower(a[i])) {
-                case "match" -> match = RedisValues.text(a[++i]);
+                case "match" -> match = a[++i];
                 case "count" -> {
                     count = parseLong(a[++i]);
                     if (count < 1) {
@@ -328,7 +378,7 @@ final class ServerCommands {
             }
         }
         c.unfinished = true;
-        String pattern = match;
+        byte[] pattern = match;
         String wantType = type;
         long wanted = count;
         int from = (int) cursor;
@@ -341,18 +391,38 @@ final class ServerCommands {
                 int to = Math.min(Limits.PARTITION_COUNT, p + step);
                 List<Keyspace.Entry> page = ks.scanNow(c.set, p, to);
                 found += page.size();
-                for (Keyspace.Entry e : page) {
-                    if ((pattern == null || Glob.matches(pattern, RedisValues.text(e.key())))
-                            && (wantType == null || wantType.equals(e.view().type()))) {
-                        keys.add(e.key());
-                    }
-                }
+                matching(page, pattern, wantType, keys);
                 // Empty partitions are cheap locally but a round trip when forwarded: widen the step while nothing is found.
                 step = page.isEmpty() ? Math.min(64, step * 2) : 1;
                 p = to;
             }
             return scanReply(p >= Limits.PARTITION_COUNT ? 0 : p, keys);
         }, endpoint.scanExecutor());
+    }
+
+    /** Adds the keys of {@code entries} that match the pattern and type (null: any). */
+    private static void matching(List<Keyspace.Entry> entries, byte[] pattern, String type, List<byte[]> out) {
+        for (Keyspace.Entry e : entries) {
+            if ((pattern == null || Glob.matches(pattern, e.key())) && (type == null || type.equals(e.view().type()))) {
+                out.add(e.key());
+            }
+        }
+    }
+
+    /**
+     * KEYS pattern: every key of the SELECTed db matching the glob, byte for byte as
+     * Redis matches. Walks the whole set with the scan machinery (partitions mastered
+     * here from the store, the others from their masters) on the scan pool, never on an
+     * event loop; like Redis's KEYS it is meant for debugging, SCAN for production.
+     */
+    private Object keys(RedisConnection c, byte[][] a) {
+        byte[] pattern = a[1];
+        c.unfinished = true;
+        return ks.scan(c.set, 0, Limits.PARTITION_COUNT).thenApply(entries -> {
+            List<byte[]> keys = new ArrayList<>();
+            matching(entries, pattern, null, keys);
+            return Commands.bulks(keys);
+        });
     }
 
     private static Reply scanReply(long next, List<byte[]> keys) {
