@@ -68,6 +68,13 @@ final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /** Watches nodes started elsewhere (status and await only; closing it stops them). */
+    static LocalCluster of(ServerProcess... started) {
+        LocalCluster c = new LocalCluster();
+        c.nodes.addAll(List.of(started));
+        return c;
+    }
+
     /** Starts one more node as a plain member (not a voter) that joins through the given seed. */
     ServerProcess addMember(Path baseDir, String id, ServerProcess seed) {
         ServerProcess n = ServerProcess.prepare(id, baseDir.resolve(id));
@@ -167,6 +174,23 @@ final class LocalCluster implements AutoCloseable {
                 }
                 for (Replica r : e.replicas()) {
                     if (r.state() != ReplicaState.IN_SYNC) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        }
+
+        /** Every member ALIVE and every namespace's partitions on RF replicas, all IN_SYNC, no handoff. */
+        boolean settledEverywhere(int rf) {
+            if (view.tables().isEmpty() || view.members().values().stream().anyMatch(m -> m.liveness() != Liveness.ALIVE)) {
+                return false;
+            }
+            for (NamespaceTable t : view.tables().values()) {
+                for (int p = 0; p < t.size(); p++) {
+                    PartitionEntry e = t.entry(p);
+                    if (!e.available() || e.handoffTo() != null || e.replicas().size() != rf
+                            || e.replicas().stream().anyMatch(r -> r.state() != ReplicaState.IN_SYNC)) {
                         return false;
                     }
                 }
