@@ -202,7 +202,12 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                     partitions.remove(key(b.getNamespace(), b.getPartition()), h);
                 }
             }
-            startFlush(h, step.flush());
+            MirrorReply flushed = startFlush(h, step.flush());
+            if (flushed != null) {
+                // Written at once (no fsync): the newer answer says so. Dropping it left the
+                // master believing the changes were only cached until its resend timer fired.
+                reply = flushed;
+            }
             if (h.state.holds().cachedCount() > 0) {
                 caching.add(h);
             }
@@ -214,15 +219,15 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
      * Writes a flush to the store now; a SYNC one completes when the group committer's
      * next fsync does (shared with every other partition's flushes and the node's own
      * writes), then the mirror acknowledges and may start the next flush. Caller holds h.
+     * Returns the answer to send when the flush completed at once (no fsync), else null.
      */
-    private void startFlush(Held h, MirrorPartition.Flush f) {
+    private MirrorReply startFlush(Held h, MirrorPartition.Flush f) {
         if (f == null) {
-            return;
+            return null;
         }
         write(f);
         if (!f.fsync()) {
-            finishFlush(h, f);
-            return;
+            return finishFlush(h, f);
         }
         committer.awaitDurable().whenComplete((v, e) -> {
             if (e != null) {
@@ -242,6 +247,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                 send(to, MirrorAcks.newBuilder().addAcks(toProto(reply)).build());
             }
         });
+        return null;
     }
 
     /** Caller holds h. Returns the acknowledgement to send (the one after the last flush completed synchronously). */
