@@ -161,29 +161,9 @@ final class LocalCluster implements AutoCloseable {
             return true;
         }
 
-        /** All members ALIVE, RF replicas per partition, all IN_SYNC, no handoff. */
+        /** All members ALIVE and, in every namespace, RF replicas per partition, all IN_SYNC, no handoff. */
         boolean settled(int rf) {
             if (!serving()) {
-                return false;
-            }
-            NamespaceTable t = view.table(NS);
-            for (int p = 0; p < t.size(); p++) {
-                PartitionEntry e = t.entry(p);
-                if (e.handoffTo() != null || e.replicas().size() != rf) {
-                    return false;
-                }
-                for (Replica r : e.replicas()) {
-                    if (r.state() != ReplicaState.IN_SYNC) {
-                        return false;
-                    }
-                }
-            }
-            return true;
-        }
-
-        /** Every member ALIVE and every namespace's partitions on RF replicas, all IN_SYNC, no handoff. */
-        boolean settledEverywhere(int rf) {
-            if (view.tables().isEmpty() || view.members().values().stream().anyMatch(m -> m.liveness() != Liveness.ALIVE)) {
                 return false;
             }
             for (NamespaceTable t : view.tables().values()) {

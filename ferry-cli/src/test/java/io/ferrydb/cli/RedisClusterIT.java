@@ -40,7 +40,7 @@ class RedisClusterIT {
             // n2 joined a cluster n1 formed alone: every partition is cloned to it and half are
             // handed over. Writes to a partition still being cloned are not mirrored yet, so
             // WAIT would rightly answer 0: let the whole table settle first.
-            LocalCluster.of(n1, n2).await("n2 joined and every namespace settled", 120_000, st -> st.settledEverywhere(2));
+            LocalCluster.of(n1, n2).await("n2 joined and every namespace settled", 120_000, st -> st.settled(2));
             try (Jedis j1 = new Jedis("127.0.0.1", p1, 20_000); Jedis j2 = new Jedis("127.0.0.1", p2, 20_000)) {
                 // Until n2's replicas are in sync its mirror does not acknowledge; give the table time to settle.
                 long deadline = System.currentTimeMillis() + 60_000;
