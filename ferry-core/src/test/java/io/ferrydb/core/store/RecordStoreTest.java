@@ -158,6 +158,51 @@ class RecordStoreTest {
         assertEquals(store.get(KEYS.get(2)), again.get(KEYS.get(2)));
     }
 
+    @Test
+    void aMirrorAppliesManyPartitionsInOneWriteAndAllOrNothing() {
+        NamespaceConfig cfg = config(DAY_MS, 1 << 20, DAY_MS);
+        open(cfg);
+        List<Key> a = TestKeys.inPartition(NS, SET, P, 2);
+        int q = (P + 7) % 4096;
+        List<Key> b = TestKeys.inPartition(NS, SET, q, 2);
+        store.adoptEpoch(NS, q, 4);
+        for (int i = 0; i < 2; i++) {
+            put(a.get(i), i, 0);
+            put(b.get(i), 10 + i, 0);
+        }
+        List<LogEntry> logA = store.readLog(NS, P, 0, Integer.MAX_VALUE);
+        List<LogEntry> logB = store.readLog(NS, q, 0, Integer.MAX_VALUE);
+
+        SimulatedStorage mirrorDisk = new SimulatedStorage();
+        RecordStore mirror = RecordStore.open(mirrorDisk, clock, new HybridLogicalClock(clock), List.of(cfg), n -> { });
+        mirror.applyReplicated(NS, P, logA.subList(0, 1));
+        // Partition q's first change is skipped: its part of the write has a gap, so nothing of the write applies.
+        assertThrows(io.ferrydb.core.Verify.VerifyException.class, () -> mirror.applyReplicatedAll(List.of(
+                new RecordStore.Replicated(NS, P, logA.subList(1, 2)), new RecordStore.Replicated(NS, q, logB.subList(1, 2)))));
+        assertEquals(1, mirror.partitionInfo(NS, P).lastLsn(), "the partition before the bad one is unchanged too");
+        assertNull(mirror.get(a.get(1)));
+        assertEquals(0, mirror.partitionInfo(NS, q).lastLsn());
+
+        mirror.applyReplicatedAll(List.of(new RecordStore.Replicated(NS, q, logB), new RecordStore.Replicated(NS, P, logA.subList(1, 2))));
+        assertEquals(2, mirror.partitionInfo(NS, P).lastLsn());
+        assertEquals(2, mirror.partitionInfo(NS, q).lastLsn());
+        assertEquals(4, mirror.partitionInfo(NS, q).epoch(), "each partition takes its own entries' epoch");
+        assertEquals(RecordStore.INITIAL_EPOCH, mirror.partitionInfo(NS, P).epoch());
+        for (Key k : List.of(a.get(0), a.get(1), b.get(0), b.get(1))) {
+            assertEquals(store.get(k), mirror.get(k), "record " + k);
+        }
+        assertThrows(io.ferrydb.core.Verify.VerifyException.class, () -> mirror.applyReplicatedAll(List.of(
+                new RecordStore.Replicated(NS, P, List.of(logA.get(0))), new RecordStore.Replicated(NS, P, List.of(logA.get(1))))),
+                "one partition twice in a write is refused");
+
+        mirrorDisk.sync();
+        mirrorDisk.crash(new Random(0));
+        RecordStore again = RecordStore.open(mirrorDisk, clock, new HybridLogicalClock(clock), List.of(cfg), n -> { });
+        assertEquals(2, again.partitionInfo(NS, q).lastLsn());
+        assertEquals(4, again.partitionInfo(NS, q).epoch());
+        assertEquals(store.get(b.get(1)), again.get(b.get(1)));
+    }
+
     // ---- expiry ------------------------------------------------------------------------
 
     @Test

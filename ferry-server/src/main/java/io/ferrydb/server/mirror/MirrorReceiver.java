@@ -16,6 +16,8 @@ import io.ferrydb.core.log.EpochStart;
 import io.ferrydb.proto.SyncKind;
 import io.ferrydb.proto.MirrorCopy;
 import io.ferrydb.proto.MirrorMessage;
+import io.ferrydb.proto.FlushScope;
+import io.ferrydb.proto.LoopFlush;
 import io.ferrydb.server.storage.GroupCommitter;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.core.instrument.Counter;
@@ -56,11 +58,70 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     private final Counter refusals;
     private final Counter copies;
     private final Counter bulksReceived;
+    private final Counter ackMessages;
+
+    /**
+     * The acknowledgements owed to one master's stream. Everything answered in one
+     * transport cycle, one flush tick or one group commit leaves as one message
+     * ({@link LoopFlush}, {@link FlushScope}): a message per partition per flush used to
+     * double the messages per write.
+     */
+    private final class Outbox {
+        private final StreamObserver<MirrorAcks> out;
+        private final java.util.Queue<MirrorAck> queue = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        private final LoopFlush loopFlush = new LoopFlush(this::drain);
+
+        Outbox(StreamObserver<MirrorAcks> out) {
+            this.out = out;
+        }
+
+        void add(MirrorAck a) {
+            queue.add(a);
+            if (!FlushScope.deferIfActive(this, this::drain)) {
+                loopFlush.request();
+            }
+        }
+
+        private void drain() {
+            synchronized (out) {
+                MirrorAcks.Builder b = null;
+                MirrorAck a;
+                while ((a = queue.poll()) != null) {
+                    if (b == null) {
+                        b = MirrorAcks.newBuilder();
+                    }
+                    b.addAcks(a);
+                }
+                if (b == null) {
+                    return;
+                }
+                ackMessages.increment();
+                try {
+                    out.onNext(b.build());
+                } catch (RuntimeException closed) {
+                    // the master's stream is gone; it will ask again
+                }
+            }
+        }
+
+        void completed() {
+            synchronized (out) {
+                drain();
+                try {
+                    out.onCompleted();
+                } catch (RuntimeException closed) {
+                    // already gone
+                }
+            }
+        }
+    }
 
     /** A mirrored partition and the stream its master listens on. */
     private static final class Held {
+        /** Guards state; a lock, not a monitor, so a flush tick can hold many (tryLock, never waiting). */
+        final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
         final MirrorPartition state;
-        StreamObserver<MirrorAcks> replyTo;
+        Outbox replyTo;
 
         Held(MirrorPartition state) {
             this.state = state;
@@ -78,6 +139,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         this.entriesApplied = Counter.builder("ferry_mirror_entries_flushed").description("changes a mirror wrote to storage").register(registry);
         this.refusals = Counter.builder("ferry_mirror_batches_refused").description("batches refused (stale epoch, gap, diverged)").register(registry);
         this.bulksReceived = Counter.builder("ferry_mirror_bulk_loads_received").description("bulk loads received as a mirror").register(registry);
+        this.ackMessages = Counter.builder("ferry_mirror_ack_messages_sent").description("stream messages carrying acknowledgements to masters").register(registry);
         this.copies = Counter.builder("ferry_mirror_copies_received").description("partition copies (resyncs) received").register(registry);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "ferry-mirror-flush");
@@ -100,11 +162,12 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     }
 
     @Override
-    public StreamObserver<MirrorMessage> stream(StreamObserver<MirrorAcks> out) {
+    public StreamObserver<MirrorMessage> stream(StreamObserver<MirrorAcks> stream) {
+        Outbox out = new Outbox(stream);
         return new StreamObserver<>() {
             @Override
             public void onNext(MirrorMessage m) {
-                MirrorAcks.Builder acks = MirrorAcks.newBuilder();
+                List<MirrorAck> acks = new ArrayList<>();
                 try {
                     if (m.hasCopy()) {
                         sync(m.getCopy(), out);
@@ -115,16 +178,18 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                     for (MirrorBatch b : m.getBatchesList()) {
                         MirrorReply r = batch(b, out);
                         if (r != null) {
-                            acks.addAcks(toProto(r));
+                            acks.add(toProto(r));
                         }
                     }
                 } catch (RuntimeException e) {
                     LOG.error("mirror stream from {} failed", m.getFromNode(), e);
-                    out.onError(io.grpc.Status.INTERNAL.withDescription(String.valueOf(e.getMessage())).asRuntimeException());
+                    synchronized (stream) {
+                        stream.onError(io.grpc.Status.INTERNAL.withDescription(String.valueOf(e.getMessage())).asRuntimeException());
+                    }
                     return;
                 }
-                if (acks.getAcksCount() > 0) {
-                    send(out, acks.build());
+                for (MirrorAck a : acks) {
+                    out.add(a);
                 }
             }
 
@@ -135,21 +200,9 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
 
             @Override
             public void onCompleted() {
-                synchronized (out) {
-                    out.onCompleted();
-                }
+                out.completed();
             }
         };
-    }
-
-    private static void send(StreamObserver<MirrorAcks> out, MirrorAcks acks) {
-        synchronized (out) {
-            try {
-                out.onNext(acks);
-            } catch (RuntimeException closed) {
-                // the master's stream is gone; it will ask again
-            }
-        }
     }
 
     /** Bulk loads received and not yet ingested, by partition key and load id: they wait for their BULK_LOAD entry. */
@@ -168,7 +221,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         bulksReceived.increment();
     }
 
-    private MirrorReply batch(MirrorBatch b, StreamObserver<MirrorAcks> out) {
+    private MirrorReply batch(MirrorBatch b, Outbox out) {
         batches.increment();
         if (syncing.contains(key(b.getNamespace(), b.getPartition()))) {
             return null; // a sync is rewriting the partition; the master streams again after it
@@ -179,7 +232,8 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         }
         ReplicateBatch rb = new ReplicateBatch(b.getNamespace(), b.getPartition(), b.getEpoch(), b.getPrevLsn(), entries, b.getDurableThroughLsn());
         Held h = held(b.getNamespace(), b.getPartition());
-        synchronized (h) {
+        h.lock.lock();
+        try {
             // A BULK_LOAD entry new to this mirror needs the load's records, sent before it.
             Map<Long, List<byte[][]>> pending = pendingBulks.getOrDefault(key(b.getNamespace(), b.getPartition()), Map.of());
             for (LogEntry e : entries) {
@@ -212,6 +266,8 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                 caching.add(h);
             }
             return reply;
+        } finally {
+            h.lock.unlock();
         }
     }
 
@@ -235,16 +291,19 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                 return;
             }
             MirrorReply reply;
-            StreamObserver<MirrorAcks> to;
-            synchronized (h) {
+            Outbox to;
+            h.lock.lock();
+            try {
                 if (partitions.get(key(f.namespace(), f.partition())) != h) {
                     return; // replaced by a copy or a promotion meanwhile
                 }
                 reply = finishFlush(h, f);
                 to = h.replyTo;
+            } finally {
+                h.lock.unlock();
             }
             if (reply != null && to != null) {
-                send(to, MirrorAcks.newBuilder().addAcks(toProto(reply)).build());
+                to.add(toProto(reply));
             }
         });
         return null;
@@ -278,7 +337,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
      * position and is acknowledged after an fsync. A chunk that cannot be applied is
      * answered with why, and the master escalates.
      */
-    private void sync(MirrorCopy c, StreamObserver<MirrorAcks> out) {
+    private void sync(MirrorCopy c, Outbox out) {
         String ns = c.getNamespace();
         int p = c.getPartition();
         String k = key(ns, p);
@@ -288,12 +347,14 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
             Held h = partitions.remove(k);
             if (h != null) {
                 caching.remove(h);
+                h.lock.lock(); // a flush of it in progress finishes before the store is read
+                h.lock.unlock();
             }
             PartitionInfo info = store.partitionInfo(ns, p);
             long last = info.lastLsn();
             ack.setProbe(true).setEpoch(info.epoch()).setCommittedLsn(last).setCacheStartLsn(last + 1).setCacheEndLsn(last)
                     .setLastEntryEpoch(last == 0 ? 0 : store.epochAt(ns, p, last)).setHasRecords(store.countRecords(ns, p) > 0);
-            send(out, MirrorAcks.newBuilder().addAcks(ack).build());
+            out.add(ack.build());
             return;
         }
         try {
@@ -340,19 +401,18 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         } catch (RuntimeException e) {
             LOG.info("sync chunk {} of {} ({}) not applied: {}", c.getSeq(), k, c.getKind(), e.getMessage());
             syncStarts.remove(k);
-            send(out, MirrorAcks.newBuilder().addAcks(ack.setSyncFailed(String.valueOf(e.getMessage()))).build());
+            out.add(ack.setSyncFailed(String.valueOf(e.getMessage())).build());
             return;
         }
         committer.asyncWritten();
         if (!c.getLast()) {
-            send(out, MirrorAcks.newBuilder().addAcks(ack.setChunkSeq(c.getSeq() + 1)).build());
+            out.add(ack.setChunkSeq(c.getSeq() + 1).build());
             return;
         }
         copies.increment();
         PartitionInfo info = store.partitionInfo(ns, p);
         if (info.lastLsn() != c.getThroughLsn()) {
-            send(out, MirrorAcks.newBuilder().addAcks(ack.setSyncFailed("after the last chunk this replica is at lsn " + info.lastLsn()
-                    + ", not " + c.getThroughLsn())).build());
+            out.add(ack.setSyncFailed("after the last chunk this replica is at lsn " + info.lastLsn() + ", not " + c.getThroughLsn()).build());
             return;
         }
         Held fresh = new Held(new MirrorPartition(ns, p, c.getEpoch(), c.getThroughLsn(), config));
@@ -363,7 +423,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         ack.setCacheStartLsn(c.getThroughLsn() + 1).setCacheEndLsn(c.getThroughLsn()).setCommittedLsn(c.getThroughLsn()).setCopied(true);
         committer.awaitDurable().whenComplete((v, e) -> {
             if (e == null) {
-                send(out, MirrorAcks.newBuilder().addAcks(ack).build());
+                out.add(ack.build());
             } else {
                 LOG.error("fsync after syncing {} failed", k, e);
             }
@@ -393,29 +453,102 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         committer.asyncWritten();
     }
 
-    /** Flushes by age and tells the masters. */
+    /** Flushes by age and tells the masters (one message per master for the whole tick). */
     private void tick() {
+        try {
+            FlushScope.run(this::flushDue);
+        } catch (RuntimeException e) {
+            LOG.error("mirror flush failed", e); // and the timer keeps running: an exception would cancel it
+        }
+    }
+
+    /** Partitions flushed by one storage write at most (the locks of all of them are held meanwhile). */
+    private static final int FLUSH_GROUP = 512;
+
+    /**
+     * Flushes every partition whose cache is due. The plain (no fsync) flushes of many
+     * partitions go to the store as one write ({@link RecordStore#applyReplicatedAll}):
+     * under load a tick finds thousands of partitions holding a change or two each, and a
+     * write per partition cost more than the changes. A partition whose lock is busy (its
+     * master's batch being applied) waits for the next tick.
+     */
+    private void flushDue() {
         long now = System.currentTimeMillis();
-        for (Held h : caching) {
-            MirrorReply reply = null;
-            StreamObserver<MirrorAcks> to;
-            synchronized (h) {
-                if (h.state.holds().cachedCount() == 0) {
-                    caching.remove(h);
+        List<Held> group = new ArrayList<>();
+        List<MirrorPartition.Flush> flushes = new ArrayList<>();
+        try {
+            for (Held h : caching) {
+                if (!h.lock.tryLock()) {
                     continue;
                 }
-                MirrorPartition.Flush f = h.state.tick(now);
-                if (f != null && !f.fsync()) {
-                    write(f);
-                    reply = finishFlush(h, f);
-                } else {
-                    startFlush(h, f);
+                boolean keep = false;
+                try {
+                    if (h.state.holds().cachedCount() == 0) {
+                        caching.remove(h);
+                        continue;
+                    }
+                    MirrorPartition.Flush f = h.state.tick(now);
+                    if (f == null) {
+                        continue;
+                    }
+                    if (f.fsync() || hasBulkLoad(f)) {
+                        startFlush(h, f);
+                        continue;
+                    }
+                    group.add(h);
+                    flushes.add(f);
+                    keep = true;
+                } finally {
+                    if (!keep) {
+                        h.lock.unlock();
+                    }
                 }
-                to = h.replyTo;
+                if (group.size() >= FLUSH_GROUP) {
+                    writeGroup(group, flushes);
+                }
             }
-            if (reply != null && to != null) {
-                send(to, MirrorAcks.newBuilder().addAcks(toProto(reply)).build());
+        } finally {
+            writeGroup(group, flushes);
+        }
+    }
+
+    private static boolean hasBulkLoad(MirrorPartition.Flush f) {
+        for (LogEntry e : f.entries()) {
+            if (e.op() == io.ferrydb.core.log.LogOp.BULK_LOAD) {
+                return true;
             }
+        }
+        return false;
+    }
+
+    /** Writes the grouped flushes (their partitions locked by this thread), answers, unlocks, and clears the lists. */
+    private void writeGroup(List<Held> group, List<MirrorPartition.Flush> flushes) {
+        if (group.isEmpty()) {
+            return;
+        }
+        try {
+            List<RecordStore.Replicated> changes = new ArrayList<>(flushes.size());
+            int entries = 0;
+            for (MirrorPartition.Flush f : flushes) {
+                changes.add(new RecordStore.Replicated(f.namespace(), f.partition(), f.entries()));
+                entries += f.entries().size();
+            }
+            store.applyReplicatedAll(changes);
+            entriesApplied.increment(entries);
+            committer.asyncWritten();
+            for (int i = 0; i < group.size(); i++) {
+                Held h = group.get(i);
+                MirrorReply reply = finishFlush(h, flushes.get(i));
+                if (reply != null && h.replyTo != null) {
+                    h.replyTo.add(toProto(reply));
+                }
+            }
+        } finally {
+            for (Held h : group) {
+                h.lock.unlock();
+            }
+            group.clear();
+            flushes.clear();
         }
     }
 
@@ -431,13 +564,16 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
             return false;
         }
         caching.remove(h);
-        synchronized (h) {
+        h.lock.lock();
+        try {
             // A flush may be waiting for its fsync: its changes are in the store already.
             MirrorPartition.Flush f = h.state.flushAll();
             if (f != null) {
                 write(f);
             }
             return true;
+        } finally {
+            h.lock.unlock();
         }
     }
 
@@ -452,8 +588,11 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         if (h == null) {
             return null;
         }
-        synchronized (h) {
+        h.lock.lock();
+        try {
             return h.state.holds();
+        } finally {
+            h.lock.unlock();
         }
     }
 

@@ -20,6 +20,7 @@ import io.ferrydb.core.mirror.ResyncPath;
 import io.ferrydb.core.namespace.NamespaceConfig;
 import io.ferrydb.core.store.RecordStore;
 import io.ferrydb.proto.FerryMirrorGrpc;
+import io.ferrydb.proto.FlushScope;
 import io.ferrydb.proto.MirrorAck;
 import io.ferrydb.proto.MirrorAcks;
 import io.ferrydb.proto.MirrorBatch;
@@ -84,6 +85,7 @@ public final class Replication implements AutoCloseable {
     private volatile ClusterView view = ClusterView.EMPTY;
     private volatile SyncDone syncDone = ref -> { };
     private final Counter entriesSent;
+    private final Counter messagesSent;
     private final Counter resends;
     private final Counter resyncsNeeded;
 
@@ -99,6 +101,8 @@ public final class Replication implements AutoCloseable {
         this.config = config;
         this.trackingMaxKeys = trackingMaxKeys;
         this.entriesSent = Counter.builder("ferry_mirror_entries_sent").description("changes streamed to mirrors").register(registry);
+        this.messagesSent = Counter.builder("ferry_mirror_messages_sent").description("stream messages carrying changes to mirrors "
+                + "(entries sent / messages sent is how well writes share messages)").register(registry);
         this.resends = Counter.builder("ferry_mirror_resends").description("times a mirror that acknowledged nothing for the resend "
                 + "interval was sent again what it lacked durably (many mean acknowledgements are late or lost)").register(registry);
         this.resyncer = new Resyncer(nodeId, store, new Resyncer.Host() {
@@ -337,6 +341,15 @@ public final class Replication implements AutoCloseable {
      */
     private void markDirty(PartitionReplicator r) {
         dirty.add(r);
+        // Inside a storage round (or an acknowledgement message) every partition written
+        // leaves in one message per mirror node when the round ends: one message per
+        // write made per-message costs (framing, wake-ups, the mirror's answer) dominate.
+        if (!FlushScope.deferIfActive(dirty, this::drainDirty)) {
+            drainDirty();
+        }
+    }
+
+    private void drainDirty() {
         if (drainers.getAndIncrement() != 0) {
             return;
         }
@@ -380,6 +393,7 @@ public final class Replication implements AutoCloseable {
             byNode.computeIfAbsent(s.mirror(), n -> MirrorMessage.newBuilder().setFromNode(nodeId)).addBatches(b);
         }
         byNode.forEach((node, m) -> link(node).send(m.build()));
+        messagesSent.increment(byNode.size());
     }
 
     private Link link(String node) {
@@ -391,6 +405,7 @@ public final class Replication implements AutoCloseable {
             long now = System.currentTimeMillis();
             pruneSyncs();
             resyncer.tick(now);
+            List<PartitionReplicator.Send> due = new ArrayList<>();
             for (String k : active) {
                 PartitionReplicator r = replicators.get(k);
                 if (r == null) {
@@ -410,8 +425,9 @@ public final class Replication implements AutoCloseable {
                 }
                 int slash = k.lastIndexOf('/');
                 resync(k.substring(0, slash), Integer.parseInt(k.substring(slash + 1)), behind);
-                send(sends);
+                due.addAll(sends);
             }
+            send(due);
         } catch (RuntimeException e) {
             LOG.error("mirroring tick failed", e);
         }
@@ -548,10 +564,23 @@ public final class Replication implements AutoCloseable {
             if (m == null) {
                 throw new IllegalStateException("no address for mirror " + node);
             }
-            ManagedChannel ch = NettyChannelBuilder.forTarget(m.address()).usePlaintext().build();
+            // Acknowledgements are handled on the transport thread that read them: handing
+            // each to an executor thread cost a wake-up per message; nothing in onAck blocks
+            // (syncs plan and read on the copy thread).
+            ManagedChannel ch = NettyChannelBuilder.forTarget(m.address()).usePlaintext().directExecutor().build();
             LOG.info("opening a mirror stream to {} at {} (stream {} to it)", node, m.address(), ++opened);
             channel = ch;
-            out = FerryMirrorGrpc.newStub(ch).stream(new Acks(ch));
+            Acks acks = new Acks(ch);
+            StreamObserver<MirrorMessage> stream = FerryMirrorGrpc.newStub(ch).stream(acks);
+            if (acks.ended) {
+                // The call failed while it started (a dead address can fail it on this very
+                // thread, the acknowledgement callbacks running here): keeping it made every
+                // later message vanish into a closed call, and the mirror was never reached again.
+                ch.shutdownNow();
+                channel = null;
+                throw new IllegalStateException("the mirror stream to " + node + " failed as it opened");
+            }
+            out = stream;
             // A new stream: each partition resumes from what the mirror last said it holds
             // durably, or is copied again when the buffer no longer has what follows.
             for (Map.Entry<String, PartitionReplicator> e : replicators.entrySet()) {
@@ -585,7 +614,9 @@ public final class Replication implements AutoCloseable {
          * channels. (Found while looking for why a cluster grown by a join mirrors slowly;
          * that slowness has another cause still, see docs/BENCHMARKS.md.)
          */
-        private synchronized void ended(ManagedChannel ch) {
+        private synchronized void ended(Acks acks) {
+            acks.ended = true;
+            ManagedChannel ch = acks.ch;
             if (channel == ch) {
                 broken();
             } else {
@@ -596,6 +627,8 @@ public final class Replication implements AutoCloseable {
         /** The acknowledgements of one stream. */
         private final class Acks implements StreamObserver<MirrorAcks> {
             private final ManagedChannel ch;
+            /** Set (under the link's lock) when the stream ended, possibly before it was in use. */
+            private boolean ended;
 
             Acks(ManagedChannel ch) {
                 this.ch = ch;
@@ -603,23 +636,27 @@ public final class Replication implements AutoCloseable {
 
             @Override
             public void onNext(MirrorAcks acks) {
-                for (MirrorAck a : acks.getAcksList()) {
-                    try {
-                        onAck(node, a);
-                    } catch (RuntimeException e) {
-                        LOG.error("mirror ack from {} failed", node, e);
+                // One scope for the whole message: the client answers it releases leave as
+                // one message per client session, and what it lets this node send, as one.
+                FlushScope.run(() -> {
+                    for (MirrorAck a : acks.getAcksList()) {
+                        try {
+                            onAck(node, a);
+                        } catch (RuntimeException e) {
+                            LOG.error("mirror ack from {} failed", node, e);
+                        }
                     }
-                }
+                });
             }
 
             @Override
             public void onError(Throwable t) {
-                ended(ch);
+                ended(this);
             }
 
             @Override
             public void onCompleted() {
-                ended(ch);
+                ended(this);
             }
         }
 
