@@ -167,7 +167,6 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         return new StreamObserver<>() {
             @Override
             public void onNext(MirrorMessage m) {
-                List<MirrorAck> acks = new ArrayList<>();
                 try {
                     if (m.hasCopy()) {
                         sync(m.getCopy(), out);
@@ -175,11 +174,23 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                     if (m.hasBulk()) {
                         bulk(m.getBulk());
                     }
-                    for (MirrorBatch b : m.getBatchesList()) {
-                        MirrorReply r = batch(b, out);
-                        if (r != null) {
-                            acks.add(toProto(r));
+                    // The flushes the message's batches start are written as one group after
+                    // them (their partitions stay locked until then).
+                    List<Held> group = new ArrayList<>();
+                    List<MirrorPartition.Flush> flushes = new ArrayList<>();
+                    List<MirrorAck> acks = new ArrayList<>();
+                    try {
+                        for (MirrorBatch b : m.getBatchesList()) {
+                            MirrorReply r = batch(b, out, group, flushes);
+                            if (r != null) {
+                                acks.add(toProto(r));
+                            }
                         }
+                    } finally {
+                        for (MirrorAck a : acks) {
+                            out.add(a);
+                        }
+                        writeGroup(group, flushes);
                     }
                 } catch (RuntimeException e) {
                     LOG.error("mirror stream from {} failed", m.getFromNode(), e);
@@ -187,9 +198,6 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                         stream.onError(io.grpc.Status.INTERNAL.withDescription(String.valueOf(e.getMessage())).asRuntimeException());
                     }
                     return;
-                }
-                for (MirrorAck a : acks) {
-                    out.add(a);
                 }
             }
 
@@ -221,7 +229,11 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         bulksReceived.increment();
     }
 
-    private MirrorReply batch(MirrorBatch b, Outbox out) {
+    /**
+     * Applies one batch to the partition's cache. A flush it starts is left to the caller's
+     * group (the partition stays locked) unless it holds a bulk load, which is written here.
+     */
+    private MirrorReply batch(MirrorBatch b, Outbox out, List<Held> group, List<MirrorPartition.Flush> flushes) {
         batches.increment();
         if (syncing.contains(key(b.getNamespace(), b.getPartition()))) {
             return null; // a sync is rewriting the partition; the master streams again after it
@@ -233,6 +245,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         ReplicateBatch rb = new ReplicateBatch(b.getNamespace(), b.getPartition(), b.getEpoch(), b.getPrevLsn(), entries, b.getDurableThroughLsn());
         Held h = held(b.getNamespace(), b.getPartition());
         h.lock.lock();
+        boolean grouped = false;
         try {
             // A BULK_LOAD entry new to this mirror needs the load's records, sent before it.
             Map<Long, List<byte[][]>> pending = pendingBulks.getOrDefault(key(b.getNamespace(), b.getPartition()), Map.of());
@@ -256,18 +269,28 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                     partitions.remove(key(b.getNamespace(), b.getPartition()), h);
                 }
             }
-            MirrorReply flushed = startFlush(h, step.flush());
-            if (flushed != null) {
-                // Written at once (no fsync): the newer answer says so. Dropping it left the
-                // master believing the changes were only cached until its resend timer fired.
-                reply = flushed;
+            MirrorPartition.Flush f = step.flush();
+            if (f != null && !hasBulkLoad(f)) {
+                // Written with the message's other flushes; the answer after it follows this one.
+                group.add(h);
+                flushes.add(f);
+                grouped = true;
+            } else {
+                MirrorReply flushed = startFlush(h, f);
+                if (flushed != null) {
+                    // Written at once (no fsync): the newer answer says so. Dropping it left the
+                    // master believing the changes were only cached until its resend timer fired.
+                    reply = flushed;
+                }
             }
             if (h.state.holds().cachedCount() > 0) {
                 caching.add(h);
             }
             return reply;
         } finally {
-            h.lock.unlock();
+            if (!grouped) {
+                h.lock.unlock();
+            }
         }
     }
 
@@ -285,7 +308,13 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         if (!f.fsync()) {
             return finishFlush(h, f);
         }
-        committer.awaitDurable().whenComplete((v, e) -> {
+        whenDurable(committer.awaitDurable(), h, f);
+        return null;
+    }
+
+    /** A SYNC flush written to the store: once {@code durable} completes, the mirror acknowledges it and may flush on. */
+    private void whenDurable(java.util.concurrent.CompletableFuture<Void> durable, Held h, MirrorPartition.Flush f) {
+        durable.whenComplete((v, e) -> {
             if (e != null) {
                 LOG.error("fsync for mirrored {}/{} failed", f.namespace(), f.partition(), e);
                 return;
@@ -306,7 +335,6 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                 to.add(toProto(reply));
             }
         });
-        return null;
     }
 
     /** Caller holds h. Returns the acknowledgement to send (the one after the last flush completed synchronously). */
@@ -491,7 +519,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                     if (f == null) {
                         continue;
                     }
-                    if (f.fsync() || hasBulkLoad(f)) {
+                    if (hasBulkLoad(f)) {
                         startFlush(h, f);
                         continue;
                     }
@@ -536,9 +564,19 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
             store.applyReplicatedAll(changes);
             entriesApplied.increment(entries);
             committer.asyncWritten();
+            java.util.concurrent.CompletableFuture<Void> durable = null;
             for (int i = 0; i < group.size(); i++) {
                 Held h = group.get(i);
-                MirrorReply reply = finishFlush(h, flushes.get(i));
+                MirrorPartition.Flush f = flushes.get(i);
+                if (f.fsync()) {
+                    // One fsync (the group committer's next) for every SYNC flush of the group.
+                    if (durable == null) {
+                        durable = committer.awaitDurable();
+                    }
+                    whenDurable(durable, h, f);
+                    continue;
+                }
+                MirrorReply reply = finishFlush(h, f);
                 if (reply != null && h.replyTo != null) {
                     h.replyTo.add(toProto(reply));
                 }
