@@ -102,6 +102,24 @@ final class LossesCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * A FAILOVER record (a gap found when a replica was promoted, digests unknown) whose
+     * range a DIVERGENT_TAIL record of the same partition and epoch accounts for exactly:
+     * the failed master came back with its log. It is listed but not counted again.
+     */
+    static boolean superseded(LossEntry l, List<LossEntry> all) {
+        if (!"FAILOVER".equals(l.getKind())) {
+            return false;
+        }
+        for (LossEntry o : all) {
+            if ("DIVERGENT_TAIL".equals(o.getKind()) && o.getNamespace().equals(l.getNamespace()) && o.getPartition() == l.getPartition()
+                    && o.getEpoch() == l.getEpoch() && o.getFromLsn() <= l.getToLsn() && o.getToLsn() >= l.getFromLsn()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     static List<Map<String, Object>> toMaps(List<LossEntry> losses) {
         List<Map<String, Object>> out = new ArrayList<>();
         for (LossEntry l : losses) {
@@ -118,6 +136,7 @@ final class LossesCommand implements Callable<Integer> {
             o.put("count", l.getCount());
             o.put("certainty", l.getCertainty());
             o.put("kind", l.getKind());
+            o.put("superseded", superseded(l, losses));
             List<String> digests = new ArrayList<>(l.getDigestsCount());
             for (com.google.protobuf.ByteString d : l.getDigestsList()) {
                 digests.add(Digest.wrap(d.toByteArray()).toHex());
@@ -130,7 +149,7 @@ final class LossesCommand implements Callable<Integer> {
     }
 
     static void print(PrintWriter out, List<LossEntry> losses, List<String> unreachable, boolean json) {
-        long total = losses.stream().mapToLong(LossEntry::getCount).sum();
+        long total = losses.stream().filter(l -> !superseded(l, losses)).mapToLong(LossEntry::getCount).sum();
         if (json) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("lost_writes", total);
@@ -142,7 +161,8 @@ final class LossesCommand implements Callable<Integer> {
         out.printf("%d lost write(s) in %d ledger record(s)%s%n", total, losses.size(),
                 unreachable.isEmpty() ? "" : "; not asked (unreachable): " + String.join(", ", unreachable));
         if (!losses.isEmpty()) {
-            out.printf("%-24s %-10s %-14s %-9s %-19s %6s %-21s %s%n", "detected", "by", "ns/partition", "epoch", "lsn", "count", "certainty", "digests");
+            out.printf("%-24s %-10s %-14s %-9s %-19s %6s %-21s %-14s %s%n", "detected", "by", "ns/partition", "epoch", "lsn", "count", "certainty",
+                    "kind", "digests");
         }
         for (LossEntry l : losses) {
             StringBuilder d = new StringBuilder();
@@ -152,9 +172,12 @@ final class LossesCommand implements Callable<Integer> {
             if (l.getDigestsCount() > 3) {
                 d.append(",... (").append(l.getDigestsCount()).append(')');
             }
-            out.printf("%-24s %-10s %-14s %-9s %-19s %6d %-21s %s%n", Instant.ofEpochMilli(l.getDetectedAtMs()), l.getDetectedBy(),
+            if ("FAILOVER".equals(l.getKind()) && d.length() == 0) {
+                d.append(superseded(l, losses) ? "superseded: its failed master returned; see its divergent tail" : "unknown until its failed master returns");
+            }
+            out.printf("%-24s %-10s %-14s %-9s %-19s %6d %-21s %-14s %s%n", Instant.ofEpochMilli(l.getDetectedAtMs()), l.getDetectedBy(),
                     l.getNamespace() + "/" + l.getPartition(), l.getEpoch() + "->" + l.getNewEpoch(), l.getFromLsn() + ".." + l.getToLsn(),
-                    l.getCount(), l.getCertainty(), d);
+                    l.getCount(), l.getCertainty(), l.getKind(), d);
         }
     }
 }

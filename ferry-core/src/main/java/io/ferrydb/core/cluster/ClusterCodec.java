@@ -18,7 +18,8 @@ import java.util.TreeMap;
  * and a reader for the old one.
  */
 public final class ClusterCodec {
-    private static final int FORMAT = 1;
+    /** 2: views carry the failed masters' last reported LSNs (format 1 still decodes, without them). */
+    private static final int FORMAT = 2;
     private static final int JOIN = 1;
     private static final int FAILED = 2;
     private static final int DECOMMISSION = 3;
@@ -171,7 +172,7 @@ public final class ClusterCodec {
     }
 
     public static ClusterView decodeView(byte[] bytes) {
-        return readView(reader(bytes));
+        return readView(reader(bytes), bytes[0]);
     }
 
     private static void writeView(ByteWriter w, ClusterView view) {
@@ -191,6 +192,16 @@ public final class ClusterCodec {
                 writeEntry(w, e.epoch(), e.replicas(), index);
                 w.u16(e.handoffTo() == null ? 0 : index.get(e.handoffTo()) + 1);
             }
+            int failed = 0;
+            for (int p = 0; p < t.size(); p++) {
+                failed += t.failedMasterLsn(p) >= 0 ? 1 : 0;
+            }
+            w.i32(failed);
+            for (int p = 0; p < t.size(); p++) {
+                if (t.failedMasterLsn(p) >= 0) {
+                    w.u16(p).i64(t.failedMasterLsn(p));
+                }
+            }
         }
     }
 
@@ -205,7 +216,7 @@ public final class ClusterCodec {
         }
     }
 
-    private static ClusterView readView(ByteReader r) {
+    private static ClusterView readView(ByteReader r, int format) {
         long version = r.i64();
         int n = count(r);
         SortedMap<String, Member> members = new TreeMap<>();
@@ -224,7 +235,17 @@ public final class ClusterCodec {
             for (int p = 0; p < entries.length; p++) {
                 entries[p] = readEntry(r, ids);
             }
-            views.put(ns, new NamespaceTable(ns, rf, entries));
+            long[] failed = null;
+            if (format >= 2) {
+                for (int k = count(r); k > 0; k--) {
+                    if (failed == null) {
+                        failed = new long[entries.length];
+                        java.util.Arrays.fill(failed, -1);
+                    }
+                    failed[r.u16()] = r.i64();
+                }
+            }
+            views.put(ns, new NamespaceTable(ns, rf, entries, failed));
         }
         return new ClusterView(version, members, views);
     }
@@ -274,7 +295,7 @@ public final class ClusterCodec {
     public static ClusterState decodeSnapshot(byte[] bytes) {
         ByteReader r = reader(bytes);
         int historyLimit = r.i32();
-        ClusterView view = readView(r);
+        ClusterView view = readView(r, bytes[0]);
         List<String> ids = new ArrayList<>(view.members().keySet());
         Map<String, Integer> rfs = new TreeMap<>();
         Map<String, PartitionEntry[]> entries = new HashMap<>();
@@ -302,7 +323,15 @@ public final class ClusterCodec {
             leaving.add(r.shortString());
         }
         ClusterState state = new ClusterState(historyLimit);
-        state.restore(view.version(), view.members(), rfs, entries, history, leaving);
+        Map<String, long[]> failed = new HashMap<>();
+        for (NamespaceTable t : view.tables().values()) {
+            long[] lsns = new long[t.size()];
+            for (int p = 0; p < t.size(); p++) {
+                lsns[p] = t.failedMasterLsn(p);
+            }
+            failed.put(t.namespace(), lsns);
+        }
+        state.restore(view.version(), view.members(), rfs, entries, history, leaving, failed);
         return state;
     }
 
@@ -400,14 +429,14 @@ public final class ClusterCodec {
         boolean fromLeader = r.u8() == 1;
         boolean granted = r.u8() == 1;
         long version = r.i64();
-        ClusterView view = r.u8() == 1 ? readView(r) : null;
+        ClusterView view = r.u8() == 1 ? readView(r, bytes[0]) : null;
         return new HeartbeatReply(fromLeader, granted, version, view);
     }
 
     private static ByteReader reader(byte[] bytes) {
         ByteReader r = new ByteReader(bytes);
         int format = r.u8();
-        if (format != FORMAT) {
+        if (format < 1 || format > FORMAT) {
             throw new IllegalArgumentException("unknown cluster codec format " + format);
         }
         return r;

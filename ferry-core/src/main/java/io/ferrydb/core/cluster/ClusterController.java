@@ -233,7 +233,11 @@ public final class ClusterController {
         return true;
     }
 
-    /** Every alive replica's LSN for the partitions the failed node masters, so the best mirror is promoted. */
+    /**
+     * Every alive replica's LSN for the partitions the failed node masters, so the best
+     * mirror is promoted, and the failed master's own last report, so the new master can
+     * tell whether it lacks writes the failed one had made.
+     */
     private List<LsnReport> lsnsForFailure(String failed) {
         List<LsnReport> out = new ArrayList<>();
         for (NamespaceTable t : view.tables().values()) {
@@ -241,6 +245,10 @@ public final class ClusterController {
                 PartitionEntry e = t.entry(p);
                 if (!failed.equals(e.master())) {
                     continue;
+                }
+                long own = reported(failed, t.namespace(), p);
+                if (own >= 0) {
+                    out.add(new LsnReport(t.namespace(), p, failed, own));
                 }
                 for (Replica r : e.mirrors()) {
                     long lsn = reported(r.node(), t.namespace(), p);

@@ -56,6 +56,8 @@ public final class ClusterState {
         final PartitionEntry[] entries = new PartitionEntry[Limits.PARTITION_COUNT];
         @SuppressWarnings("unchecked")
         final ArrayDeque<HistoryEntry>[] history = new ArrayDeque[Limits.PARTITION_COUNT];
+        /** See {@link NamespaceTable#failedMasterLsn}. */
+        final long[] failedMasterLsns = new long[Limits.PARTITION_COUNT];
 
         Table(int replicationFactor) {
             this.replicationFactor = replicationFactor;
@@ -63,6 +65,7 @@ public final class ClusterState {
                 entries[p] = PartitionEntry.UNASSIGNED;
                 history[p] = new ArrayDeque<>();
             }
+            java.util.Arrays.fill(failedMasterLsns, -1);
         }
     }
 
@@ -77,7 +80,8 @@ public final class ClusterState {
     public ClusterView view() {
         SortedMap<String, NamespaceTable> views = new TreeMap<>();
         for (Map.Entry<String, Table> e : tables.entrySet()) {
-            views.put(e.getKey(), new NamespaceTable(e.getKey(), e.getValue().replicationFactor, e.getValue().entries.clone()));
+            views.put(e.getKey(), new NamespaceTable(e.getKey(), e.getValue().replicationFactor, e.getValue().entries.clone(),
+                    e.getValue().failedMasterLsns.clone()));
         }
         return new ClusterView(version, members, views);
     }
@@ -337,6 +341,11 @@ public final class ClusterState {
         checkTransition(current, next);
         PartitionEntry installed = new PartitionEntry(current.epoch() + 1, next.replicas(), next.handoffTo());
         t.entries[partition] = installed;
+        // A failed master replaced: what it last reported, for the new master's loss check.
+        String was = current.master();
+        boolean replacedFailed = reason == ChangeReason.FAILURE && was != null && !was.equals(installed.master())
+                && liveness(was) != Liveness.ALIVE && liveness(was) != Liveness.LEAVING;
+        t.failedMasterLsns[partition] = replacedFailed ? lsns.lsn(namespace, partition, was) : -1;
         long masterLsn = installed.master() == null ? -1 : lsns.lsn(namespace, partition, installed.master());
         ArrayDeque<HistoryEntry> h = t.history[partition];
         h.addLast(new HistoryEntry(installed.epoch(), installed.replicas(), masterLsn < 0 ? -1 : masterLsn + 1, reason, timeMs));
@@ -537,7 +546,8 @@ public final class ClusterState {
     // --- snapshot support (ClusterCodec) ---
 
     void restore(long version, Map<String, Member> members, Map<String, Integer> rfs,
-                 Map<String, PartitionEntry[]> entries, Map<String, List<List<HistoryEntry>>> history, java.util.Set<String> leaving) {
+                 Map<String, PartitionEntry[]> entries, Map<String, List<List<HistoryEntry>>> history, java.util.Set<String> leaving,
+                 Map<String, long[]> failedMasterLsns) {
         this.version = version;
         this.members.clear();
         this.members.putAll(members);
@@ -550,6 +560,10 @@ public final class ClusterState {
             List<List<HistoryEntry>> h = history.get(e.getKey());
             for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
                 t.history[p].addAll(h.get(p));
+            }
+            long[] failed = failedMasterLsns.get(e.getKey());
+            if (failed != null) {
+                System.arraycopy(failed, 0, t.failedMasterLsns, 0, Limits.PARTITION_COUNT);
             }
             tables.put(e.getKey(), t);
         }

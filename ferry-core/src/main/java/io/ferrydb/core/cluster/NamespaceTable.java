@@ -8,12 +8,30 @@ public final class NamespaceTable {
     private final String namespace;
     private final int replicationFactor;
     private final PartitionEntry[] entries;
+    /** Per partition: the failed master's last reported LSN when the current epoch replaced it, else -1. */
+    private final long[] failedMasterLsns;
 
     NamespaceTable(String namespace, int replicationFactor, PartitionEntry[] entries) {
+        this(namespace, replicationFactor, entries, null);
+    }
+
+    NamespaceTable(String namespace, int replicationFactor, PartitionEntry[] entries, long[] failedMasterLsns) {
         Verify.that(entries.length == Limits.PARTITION_COUNT, "table of %s has %d entries", namespace, entries.length);
+        Verify.that(failedMasterLsns == null || failedMasterLsns.length == entries.length, "table of %s has %d failover LSNs",
+                namespace, failedMasterLsns == null ? 0 : failedMasterLsns.length);
         this.namespace = namespace;
         this.replicationFactor = replicationFactor;
         this.entries = entries;
+        this.failedMasterLsns = failedMasterLsns;
+    }
+
+    /**
+     * When the partition's current epoch promoted a replica because its master failed:
+     * the LSN that master reported in its last heartbeat (the new master checks its log
+     * reaches it, else records the gap as lost). -1 otherwise, or when it had reported none.
+     */
+    public long failedMasterLsn(int partition) {
+        return failedMasterLsns == null ? -1 : failedMasterLsns[partition];
     }
 
     public String namespace() {

@@ -34,7 +34,27 @@ public record LossRecord(long id, String namespace, int partition, long epoch, l
 
     public enum Kind {
         /** A deposed replica's log went beyond what the new master took over; the entries were truncated. */
-        DIVERGENT_TAIL
+        DIVERGENT_TAIL,
+        /**
+         * Found at failover: the failed master had reported (in its last heartbeat) LSNs beyond
+         * what the promoted replica holds. Digests unknown; superseded by the DIVERGENT_TAIL
+         * records of the same epoch if the failed master comes back with its log.
+         */
+        FAILOVER
+    }
+
+    /** Whether this FAILOVER record's range is accounted, with digests, by a DIVERGENT_TAIL record among {@code all}. */
+    public boolean supersededBy(List<LossRecord> all) {
+        if (kind != Kind.FAILOVER) {
+            return false;
+        }
+        for (LossRecord r : all) {
+            if (r.kind == Kind.DIVERGENT_TAIL && r.namespace.equals(namespace) && r.partition == partition && r.epoch == epoch
+                    && r.fromLsn <= toLsn && r.toLsn >= fromLsn) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public LossRecord {

@@ -65,7 +65,6 @@ public final class RecordStore {
     public final LongAdder expiredPurged = new LongAdder();
     public final LongAdder tombstonesPurged = new LongAdder();
     public final LongAdder logEntriesTrimmed = new LongAdder();
-    /** Id of the next loss-ledger record (ids grow; guarded by the partition lock of whoever records). */
     /** Loss ledger ids: handed out atomically (partitions account for divergent tails concurrently). */
     private final java.util.concurrent.atomic.AtomicLong nextLossId = new java.util.concurrent.atomic.AtomicLong(1);
 
@@ -972,6 +971,39 @@ public final class RecordStore {
             ps.logBytes = 0;
             ps.lastHlc = Math.max(ps.lastHlc, lastHlc);
             hlc.update(lastHlc);
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /**
+     * The failover check of a partition this node was just promoted to master of: its
+     * failed master had reported {@code reportedLsn} in its last heartbeat, so if this
+     * replica's log ends below that, the writes in between existed on the failed master
+     * only. They may have been acknowledged (commit level MASTER; an ALL write waits for
+     * this replica) and are recorded in the ledger, digests unknown, as a FAILOVER record.
+     * Writes the failed master made after that heartbeat are not known here: they show up
+     * as its divergent tail, with digests, if it returns. Returns the record, or null when
+     * this replica holds everything reported.
+     */
+    public LossRecord recordFailoverGap(String ns, int partition, long lostEpoch, long newEpoch, String failedMaster, long reportedLsn,
+                                        String node) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            long held = ps.lastLsn;
+            if (reportedLsn <= held) {
+                return null;
+            }
+            LossRecord r = new LossRecord(nextLossId.getAndIncrement(), ns, partition, lostEpoch, newEpoch, held + 1, reportedLsn,
+                    reportedLsn - held, List.of(), LossRecord.Certainty.POSSIBLY_ACKNOWLEDGED, LossRecord.Kind.FAILOVER, node,
+                    clock.wallMillis(), "failed master " + failedMaster + " reported lsn " + reportedLsn + " in its last heartbeat; the promoted "
+                    + "replica " + node + " holds through lsn " + held + " (digests are known if " + failedMaster + " returns with its log)");
+            Batch batch = new Batch();
+            batch.put(Column.META, KeyLayout.lossKey(r.id()), r.encode());
+            storage.write(batch);
+            return r;
         } finally {
             ps.unlock();
         }

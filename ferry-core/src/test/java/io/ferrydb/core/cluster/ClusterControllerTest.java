@@ -74,6 +74,24 @@ class ClusterControllerTest {
     }
 
     @Test
+    void aFailedMastersOwnLastReportGoesWithItsFailure() {
+        controller.becameLeader(0, state.view());
+        controller.onHeartbeat(hb("n1", 0), 0);
+        controller.onHeartbeat(hb("n2", 0), 0);
+        applyProposals();
+        assertEquals("n1", state.view().entry("test", 0).master());
+        for (long t = 0; t <= 3_000 && proposed.isEmpty(); t += 50) {
+            controller.onHeartbeat(hb("n2", state.version()), t);
+            controller.tick(t);
+        }
+        ClusterCommand.NodeFailed failed = assertInstanceOf(ClusterCommand.NodeFailed.class, proposed.get(0));
+        assertEquals("n1", failed.node());
+        // n1 masters partitions 0 and 1 and reported lsns 5 and 6: the new masters check their logs against them.
+        assertTrue(failed.lsns().contains(new LsnReport("test", 0, "n1", 5)), failed.lsns().toString());
+        assertTrue(failed.lsns().contains(new LsnReport("test", 1, "n1", 6)), failed.lsns().toString());
+    }
+
+    @Test
     void newLeaderWaitsAFullTimeoutBeforeDeclaringAnyoneFailed() {
         controller.becameLeader(0, state.view());
         controller.onHeartbeat(hb("n1", 0), 0);

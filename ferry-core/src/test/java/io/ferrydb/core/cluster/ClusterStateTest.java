@@ -89,7 +89,13 @@ class ClusterStateTest {
         PartitionEntry before = s.view().entry(NS, p);
         String low = before.replicas().get(1).node();
         String high = before.replicas().get(2).node();
-        s.apply(new ClusterCommand.NodeFailed("n1", 5, List.of(new LsnReport(NS, p, low, 10), new LsnReport(NS, p, high, 12))));
+        int other = p + 1;
+        while (!"n1".equals(s.view().entry(NS, other).master())) {
+            other++;
+        }
+        // The failed master's own last report goes with the failure (it is never promoted).
+        s.apply(new ClusterCommand.NodeFailed("n1", 5, List.of(new LsnReport(NS, p, low, 10), new LsnReport(NS, p, high, 12),
+                new LsnReport(NS, p, "n1", 15))));
         PartitionEntry after = s.view().entry(NS, p);
         assertEquals(high, after.master());
         assertEquals(before.epoch() + 1, after.epoch());
@@ -97,9 +103,17 @@ class ClusterStateTest {
         HistoryEntry last = s.history(NS, p).get(s.history(NS, p).size() - 1);
         assertEquals(ChangeReason.FAILURE, last.reason());
         assertEquals(13, last.startLsn());
+        assertEquals(15, s.view().table(NS).failedMasterLsn(p), "the new master is told what the failed one last reported");
+        assertEquals(-1, s.view().table(NS).failedMasterLsn(other), "the failed master reported nothing for this one");
+        ClusterView roundTrip = ClusterCodec.decodeView(ClusterCodec.encodeView(s.view()));
+        assertEquals(15, roundTrip.table(NS).failedMasterLsn(p));
+        assertEquals(-1, roundTrip.table(NS).failedMasterLsn(other));
+        ClusterState restored = ClusterCodec.decodeSnapshot(ClusterCodec.encodeSnapshot(s));
+        assertEquals(15, restored.view().table(NS).failedMasterLsn(p), "snapshots keep it");
 
         s.apply(join("n1", 3));
         assertEquals(ReplicaState.RESYNCING, s.view().entry(NS, p).replicaOn("n1").state());
+        assertEquals(-1, s.view().table(NS).failedMasterLsn(p), "only the epoch that replaced the failed master carries it");
         catchUpAll(s);
         assertEquals("n1", s.view().entry(NS, p).master(), "mastership returns to the desired master once in sync");
     }

@@ -12,6 +12,7 @@ import io.ferrydb.core.clock.HybridLogicalClock;
 import io.ferrydb.core.clock.ManualClock;
 import io.ferrydb.core.log.LogEntry;
 import io.ferrydb.core.log.LogOp;
+import io.ferrydb.core.loss.LossRecord;
 import io.ferrydb.core.namespace.NamespaceConfig;
 import io.ferrydb.core.record.BinValidator;
 import io.ferrydb.core.record.RecordCodec;
@@ -201,6 +202,38 @@ class RecordStoreTest {
         assertEquals(2, again.partitionInfo(NS, q).lastLsn());
         assertEquals(4, again.partitionInfo(NS, q).epoch());
         assertEquals(store.get(b.get(1)), again.get(b.get(1)));
+    }
+
+    @Test
+    void aPromotedReplicaRecordsWhatTheFailedMasterReportedBeyondItsLog() {
+        NamespaceConfig cfg = config(DAY_MS, 1 << 20, DAY_MS);
+        open(cfg);
+        for (int i = 0; i < 3; i++) {
+            put(KEYS.get(i), i, 0);
+        }
+        assertNull(store.recordFailoverGap(NS, P, 1, 2, "n1", 3, "n2"), "it holds everything reported: nothing lost");
+        assertNull(store.recordFailoverGap(NS, P, 1, 2, "n1", 2, "n2"));
+        LossRecord r = store.recordFailoverGap(NS, P, 1, 2, "n1", 7, "n2");
+        assertEquals(4, r.fromLsn());
+        assertEquals(7, r.toLsn());
+        assertEquals(4, r.count());
+        assertEquals(LossRecord.Kind.FAILOVER, r.kind());
+        assertEquals(LossRecord.Certainty.POSSIBLY_ACKNOWLEDGED, r.certainty(), "an ALL write among them was never acknowledged");
+        assertEquals(List.of(), r.digests(), "which records they were is known only to the failed master");
+        assertEquals(List.of(r), store.losses());
+
+        // The failed master returns: its divergent tail of the same epoch accounts for them exactly.
+        LossRecord tail = new LossRecord(r.id() + 1, NS, P, 1, 3, 4, 6, 3, List.of(), LossRecord.Certainty.ACKNOWLEDGED,
+                LossRecord.Kind.DIVERGENT_TAIL, "n1", 0, "");
+        assertTrue(r.supersededBy(List.of(r, tail)));
+        LossRecord otherEpoch = new LossRecord(r.id() + 1, NS, P, 2, 3, 4, 6, 3, List.of(), LossRecord.Certainty.ACKNOWLEDGED,
+                LossRecord.Kind.DIVERGENT_TAIL, "n1", 0, "");
+        assertFalse(r.supersededBy(List.of(r, otherEpoch)));
+        assertFalse(tail.supersededBy(List.of(r, tail)), "only failover records are superseded");
+
+        restart(cfg);
+        assertEquals(List.of(r), store.losses(), "the record is durable");
+        assertEquals(r.id() + 1, store.recordFailoverGap(NS, P, 1, 2, "n1", 9, "n2").id(), "ids keep growing after a restart");
     }
 
     // ---- expiry ------------------------------------------------------------------------

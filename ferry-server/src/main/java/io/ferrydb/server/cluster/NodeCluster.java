@@ -295,8 +295,15 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                 continue;
             }
             for (int p = 0; p < t.size(); p++) {
-                if (config.nodeId.equals(t.entry(p).master()) && !config.nodeId.equals(previous.entry(ns.name(), p).master())) {
+                PartitionEntry before = previous.entry(ns.name(), p);
+                if (config.nodeId.equals(t.entry(p).master()) && !config.nodeId.equals(before.master())) {
                     wrote |= receiver.promote(ns.name(), p);
+                    long reported = t.failedMasterLsn(p);
+                    if (reported >= 0 && before.master() != null) {
+                        // Before serving: does this replica hold everything the failed master reported?
+                        receiver.checkFailoverGap(ns.name(), p, before.epoch(), t.entry(p).epoch(), before.master(), reported);
+                        wrote = true;
+                    }
                 }
             }
         }

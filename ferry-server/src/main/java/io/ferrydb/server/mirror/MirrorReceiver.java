@@ -615,6 +615,18 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         }
     }
 
+    /**
+     * After {@link #promote}: the failover check. The failed master had reported
+     * {@code reportedLsn}; writes of epoch {@code lostEpoch} beyond what this replica holds
+     * are recorded as a FAILOVER loss. Made durable by the {@link #sync} that follows.
+     */
+    public void checkFailoverGap(String ns, int p, long lostEpoch, long newEpoch, String failedMaster, long reportedLsn) {
+        io.ferrydb.core.loss.LossRecord r = store.recordFailoverGap(ns, p, lostEpoch, newEpoch, failedMaster, reportedLsn, nodeId);
+        if (r != null) {
+            losses.recorded(r);
+        }
+    }
+
     /** Waits for an fsync of everything written so far (after promotions). */
     public void sync() {
         committer.awaitDurable().join();
