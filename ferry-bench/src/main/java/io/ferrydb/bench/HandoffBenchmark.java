@@ -1,0 +1,213 @@
+package io.ferrydb.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Durability;
+import io.ferrydb.api.Key;
+import io.ferrydb.api.Record;
+import io.ferrydb.api.WritePolicy;
+import io.ferrydb.client.ClientConfig;
+import io.ferrydb.client.FerryClient;
+import io.ferrydb.core.cluster.ClusterCodec;
+import io.ferrydb.core.cluster.ClusterView;
+import io.ferrydb.core.cluster.PartitionEntry;
+import io.ferrydb.proto.ClusterStatusRequest;
+import io.ferrydb.proto.ClusterStatusResponse;
+import io.ferrydb.proto.FerryClusterGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Planned master handoffs measured as a client sees them: a 3-node cluster of real
+ * processes ({@code ferry cluster start-local}), one key in each of up to 64 partitions
+ * mastered by a node that is not the control-plane leader, written over and over with
+ * ALL+SYNC by 4 threads, then {@code ferry node decommission} of that node: each of
+ * its partitions is handed off (the master stops, brings the target level, the target
+ * takes over). Per partition the stall is the longest time between two acknowledged
+ * writes of its key from the decommission until its new master serves; the same
+ * measure over the quiet second before is the baseline. At the end every key must hold
+ * its last acknowledged value (a handoff loses nothing). Prints the stalls' median,
+ * 90th percentile and maximum.
+ *
+ * <pre>mvn -B -ntp -q -DskipTests package
+ * java -cp "ferry-bench/target/ferry-bench.jar:ferry-bench/target/lib/*" io.ferrydb.bench.HandoffBenchmark</pre>
+ */
+public final class HandoffBenchmark {
+    private static final String NS = "test";
+    private static final WritePolicy ALL_SYNC = WritePolicy.DEFAULT.withCommitLevel(CommitLevel.ALL).withDurability(Durability.SYNC);
+    private static final int KEYS = 64;
+    private static final int THREADS = 4;
+
+    public static void main(String[] args) throws Exception {
+        Path base = Files.createTempDirectory("ferry-handoff-bench");
+        int basePort = 7850;
+        Process starter = new ProcessBuilder("bin/ferry", "cluster", "start-local", "--nodes", "3", "--base-dir", base.toString(),
+                "--base-port", Integer.toString(basePort), "--json").redirectErrorStream(true).start();
+        String started = new String(starter.getInputStream().readAllBytes());
+        if (starter.waitFor() != 0) {
+            throw new IllegalStateException("start-local failed: " + started);
+        }
+        List<Long> pids = new ArrayList<>();
+        for (JsonNode n : new ObjectMapper().readTree(started.substring(started.indexOf('{'))).get("nodes")) {
+            pids.add(n.get("pid").asLong());
+        }
+        try (FerryClient c = FerryClient.connect(new ClientConfig("127.0.0.1", basePort, 10_000, 64))) {
+            ClusterView v = await(basePort, 120_000, HandoffBenchmark::settled);
+            String leader = status(basePort).getLeaderId();
+            String victim = List.of("n3", "n2", "n1").stream().filter(n -> !n.equals(leader)).findFirst().orElseThrow();
+            Map<Integer, Key> keys = new LinkedHashMap<>();
+            for (int i = 0; keys.size() < KEYS; i++) {
+                Key k = Key.of(NS, "handoff", "k" + i);
+                if (victim.equals(v.entry(NS, k.partition()).master())) {
+                    keys.putIfAbsent(k.partition(), k);
+                }
+            }
+            List<Key> list = new ArrayList<>(keys.values());
+            long[] lastAckNs = new long[list.size()];
+            long[] maxGapNs = new long[list.size()];
+            long[] lastValue = new long[list.size()];
+            Arrays.fill(lastValue, -1);
+            AtomicBoolean stop = new AtomicBoolean();
+            java.util.concurrent.atomic.AtomicLong acks = new java.util.concurrent.atomic.AtomicLong();
+            Map<String, Integer> errors = new java.util.concurrent.ConcurrentHashMap<>();
+            List<Thread> writers = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                int first = t;
+                Thread w = new Thread(() -> {
+                    for (long round = 0; !stop.get(); round++) {
+                        for (int i = first; i < list.size(); i += THREADS) {
+                            try {
+                                c.put(ALL_SYNC, list.get(i), Map.of("v", round));
+                                acks.incrementAndGet();
+                                long now = System.nanoTime();
+                                synchronized (lastAckNs) {
+                                    if (lastAckNs[i] != 0) {
+                                        maxGapNs[i] = Math.max(maxGapNs[i], now - lastAckNs[i]);
+                                    }
+                                    lastAckNs[i] = now;
+                                    lastValue[i] = round;
+                                }
+                            } catch (RuntimeException e) {
+                                // refused while its partition changes hands: the next round tries again
+                                errors.merge(String.valueOf(e.getMessage()).replaceAll("[0-9]+", "N"), 1, Integer::sum);
+                            }
+                        }
+                    }
+                }, "handoff-writer-" + t);
+                w.start();
+                writers.add(w);
+            }
+            Thread.sleep(2_000);
+            long[] baseline;
+            synchronized (lastAckNs) {
+                Arrays.fill(maxGapNs, 0);
+            }
+            long acksBefore = acks.get();
+            Thread.sleep(1_000);
+            long quietAcks = acks.get() - acksBefore;
+            synchronized (lastAckNs) {
+                baseline = maxGapNs.clone();
+                Arrays.fill(maxGapNs, 0);
+            }
+            long startNs = System.nanoTime();
+            Process decommission = new ProcessBuilder("bin/ferry", "node", "decommission", victim, "--host", "127.0.0.1:" + basePort)
+                    .redirectErrorStream(true).start();
+            String said = new String(decommission.getInputStream().readAllBytes()).trim();
+            if (decommission.waitFor() != 0) {
+                throw new IllegalStateException("decommission failed: " + said);
+            }
+            await(basePort, 120_000, view -> {
+                for (Key k : list) {
+                    PartitionEntry e = view.entry(NS, k.partition());
+                    if (victim.equals(e.master()) || e.handoffTo() != null) {
+                        return false;
+                    }
+                }
+                return true;
+            });
+            long movedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
+            Thread.sleep(1_000);
+            stop.set(true);
+            for (Thread w : writers) {
+                w.join();
+            }
+            long[] stalls;
+            synchronized (lastAckNs) {
+                stalls = maxGapNs.clone();
+            }
+            int lost = 0;
+            for (int i = 0; i < list.size(); i++) {
+                Record r = c.get(list.get(i));
+                long stored = r == null ? -1 : ((Number) r.bins().get("v").toJava()).longValue();
+                if (stored != lastValue[i]) {
+                    lost++;
+                    System.out.printf("%s: last acknowledged %d, stored %d%n", list.get(i), lastValue[i], stored);
+                }
+            }
+            System.out.printf("failed attempts by message: %s%n", errors);
+            System.out.printf("decommission of %s (%s): its %d sampled partitions handed off within %d ms; %s%n", victim, said, list.size(),
+                    movedMs, lost == 0 ? "every key holds its last acknowledged value" : lost + " keys lost their last acknowledged write");
+            System.out.printf("longest gap between acknowledged ALL+SYNC writes per partition, ms: quiet second before %s "
+                    + "(%d writes acknowledged in it); during the handoffs %s%n", summary(baseline), quietAcks, summary(stalls));
+        } finally {
+            for (long pid : pids) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+            }
+        }
+    }
+
+    private static String summary(long[] ns) {
+        long[] ms = Arrays.stream(ns).map(TimeUnit.NANOSECONDS::toMillis).sorted().toArray();
+        return String.format("median %d, p90 %d, max %d", ms[ms.length / 2], ms[(int) (ms.length * 0.9)], ms[ms.length - 1]);
+    }
+
+    private static ClusterStatusResponse status(int port) {
+        ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + port).usePlaintext().build();
+        try {
+            return FerryClusterGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS).status(ClusterStatusRequest.getDefaultInstance());
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    private static ClusterView await(int port, long timeoutMs, java.util.function.Predicate<ClusterView> done) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        while (System.currentTimeMillis() < deadline) {
+            try {
+                ClusterView v = ClusterCodec.decodeView(status(port).getView().toByteArray());
+                if (done.test(v)) {
+                    return v;
+                }
+            } catch (RuntimeException e) {
+                // not up yet
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("not reached in " + timeoutMs + " ms");
+    }
+
+    private static boolean settled(ClusterView v) {
+        if (v.members().size() != 3 || v.table(NS) == null) {
+            return false;
+        }
+        for (int p = 0; p < v.table(NS).size(); p++) {
+            PartitionEntry e = v.table(NS).entry(p);
+            if (e.handoffTo() != null || e.replicas().size() != 2
+                    || e.replicas().stream().anyMatch(r -> r.state() != io.ferrydb.core.cluster.ReplicaState.IN_SYNC)) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
