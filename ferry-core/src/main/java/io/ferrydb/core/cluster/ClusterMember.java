@@ -136,8 +136,8 @@ public final class ClusterMember {
             NamespaceTable before = previous.table(t.namespace());
             for (int p = 0; p < t.size(); p++) {
                 PartitionEntry e = t.entry(p);
-                // Entries are immutable and shared between versions: an identical one needs nothing new.
-                if (before != null && before.entry(p) == e) {
+                // An unchanged entry needs nothing new (views arrive decoded: compare by value).
+                if (before != null && before.entry(p).equals(e)) {
                     continue;
                 }
                 if (!nodeId.equals(e.master()) || e.replicas().get(0).state() != ReplicaState.IN_SYNC) {

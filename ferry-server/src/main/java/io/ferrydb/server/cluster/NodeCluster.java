@@ -74,6 +74,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     private final Counter notMasterRefusals;
     private final Counter leaseRefusals;
     private final io.micrometer.core.instrument.Timer failoverTimer;
+    private final io.micrometer.core.instrument.Timer viewApplyTimer;
 
     private final io.ferrydb.server.mirror.Replication replication;
     private final io.ferrydb.server.mirror.MirrorReceiver receiver;
@@ -111,6 +112,8 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                 .description("requests refused because another node masters the partition").register(registry);
         this.leaseRefusals = Counter.builder("ferry_cluster_refused_no_lease")
                 .description("requests refused because this node's master lease had lapsed").register(registry);
+        this.viewApplyTimer = io.micrometer.core.instrument.Timer.builder("ferry_cluster_view_apply")
+                .description("time to apply a new cluster view on the cluster thread (which also sends the heartbeats)").register(registry);
         this.failoverTimer = io.micrometer.core.instrument.Timer.builder("ferry_cluster_failover")
                 .description("on the control-plane leader: time from a failed member's last heartbeat to the committed view declaring it failed")
                 .publishPercentiles(0.5, 0.99).register(registry);
@@ -253,15 +256,35 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
 
         @Override
         public void viewChanged(ClusterView previous, ClusterView current) {
+            long startNs = System.nanoTime();
+            int changed = applyView(previous, current);
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
+            viewApplyTimer.record(System.nanoTime() - startNs, TimeUnit.NANOSECONDS);
+            if (ms >= 200) {
+                LOG.info("applying cluster view {} ({} partition epochs changed) took {} ms on the cluster thread ({})", current.version(),
+                        changed, ms, phases);
+            }
+        }
+
+        private String phases = "";
+
+        private int applyView(ClusterView previous, ClusterView current) {
+            int changed = 0;
             // A promoted mirror first writes what its cache acknowledged; the store logs the
             // new epochs and the replicators know the new mirrors before the request gate sees
             // this view, so every change a master logs carries the epoch it was admitted under
             // and is streamed to that epoch's mirrors.
+            long t0 = System.nanoTime();
             promoteMirrors(previous, current);
+            long t1 = System.nanoTime();
             // Replicators first: a write still admitted under the old view may be logged in
             // the new epoch, and a batch's epoch must not be below its entries'.
-            replication.onView(current);
-            adoptEpochs(current);
+            replication.onView(previous, current);
+            long t2 = System.nanoTime();
+            adoptEpochs(previous, current);
+            long t3 = System.nanoTime();
+            phases = String.format("promote %d ms, replicators %d ms, epochs %d ms", (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000,
+                    (t3 - t2) / 1_000_000);
             view = current;
             viewChanges.incrementAndGet();
             for (NamespaceTable t : current.tables().values()) {
@@ -269,6 +292,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                 for (int p = 0; p < t.size(); p++) {
                     if (before == null || before.entry(p).epoch() != t.entry(p).epoch()) {
                         epochChanges.incrementAndGet();
+                        changed++;
                     }
                 }
             }
@@ -280,6 +304,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                 }
             }
             LOG.debug("adopted cluster view {}", current.version());
+            return changed;
         }
     }
 
@@ -313,14 +338,18 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         }
     }
 
-    private void adoptEpochs(ClusterView v) {
+    private void adoptEpochs(ClusterView previous, ClusterView v) {
         for (NamespaceConfig ns : store.namespaces()) {
             NamespaceTable t = v.table(ns.name());
             if (t == null) {
                 continue;
             }
+            NamespaceTable before = previous.table(ns.name());
             for (int p = 0; p < t.size(); p++) {
                 PartitionEntry e = t.entry(p);
+                if (before != null && before.entry(p).equals(e)) {
+                    continue; // unchanged: adopted with the view that made it
+                }
                 if (config.nodeId.equals(e.master()) && e.epoch() > 0) {
                     store.adoptEpoch(ns.name(), p, e.epoch());
                 }
