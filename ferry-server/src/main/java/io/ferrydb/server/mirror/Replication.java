@@ -155,6 +155,7 @@ public final class Replication implements AutoCloseable {
      */
     public void onView(ClusterView previous, ClusterView v) {
         view = v;
+        List<PartitionReplicator.Send> due = new ArrayList<>();
         for (NamespaceConfig ns : store.namespaces()) {
             NamespaceTable t = v.table(ns.name());
             if (t == null) {
@@ -185,6 +186,7 @@ public final class Replication implements AutoCloseable {
                     synchronized (r) {
                         released = r.onView(e.epoch(), mirrors);
                         held = r.mirrorHoldings();
+                        due.addAll(r.poll());
                     }
                     trackChanges(ns.name(), p, mirrors, held);
                     complete(released);
@@ -203,7 +205,9 @@ public final class Replication implements AutoCloseable {
                 }
             }
         }
-        sendAll();
+        // What the changed partitions' new mirrors are owed, as one message per node (the
+        // others have nothing new: visiting every replicator here cost each view its share).
+        send(due);
     }
 
     /** Partitions whose changes this master tracks (a mirror is away or catching up). */
@@ -381,16 +385,6 @@ public final class Replication implements AutoCloseable {
             }
             send(all);
         } while (drainers.decrementAndGet() != 0);
-    }
-
-    private void sendAll() {
-        for (PartitionReplicator r : replicators.values()) {
-            List<PartitionReplicator.Send> sends;
-            synchronized (r) {
-                sends = r.poll();
-            }
-            send(sends);
-        }
     }
 
     private void send(List<PartitionReplicator.Send> sends) {
