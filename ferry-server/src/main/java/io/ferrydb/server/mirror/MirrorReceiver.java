@@ -494,8 +494,9 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     private static final int FLUSH_GROUP = 512;
 
     /**
-     * Flushes every partition whose cache is due. The plain (no fsync) flushes of many
-     * partitions go to the store as one write ({@link RecordStore#applyReplicatedAll}):
+     * Flushes every partition whose cache is due. The flushes of many partitions go to
+     * the store as one write ({@link RecordStore#applyReplicatedAll}; the SYNC ones then
+     * share one wait for the group committer's fsync):
      * under load a tick finds thousands of partitions holding a change or two each, and a
      * write per partition cost more than the changes. A partition whose lock is busy (its
      * master's batch being applied) waits for the next tick.

@@ -141,17 +141,11 @@ public final class Replication implements AutoCloseable {
      * A new view: replicators for the partitions this node masters (created at the
      * store's end), dropped for the others (their waiting writes fail UNAVAILABLE: the
      * commit level can no longer be confirmed here).
-     */
-    public void onView(ClusterView v) {
-        onView(ClusterView.EMPTY, v);
-    }
-
-    /**
-     * {@link #onView(ClusterView)} for a view that follows {@code previous} (already
-     * applied): partitions whose entry did not change are skipped. Applying a view
-     * visited all 8,192 partitions of a node's two namespaces, 250-680 ms on the cluster
-     * thread that also sends the heartbeats, for every view of a rebalance even when it
-     * changed 17 entries (HandoffBenchmark, docs/BENCHMARKS.md).
+     *
+     * <p>{@code previous} is the view applied before (EMPTY at first): partitions whose
+     * entry did not change are skipped. Visiting all 8,192 partitions of a node's two
+     * namespaces took 250-680 ms per view on the cluster thread that also sends the
+     * heartbeats, even for views changing 17 entries (HandoffBenchmark, docs/BENCHMARKS.md).
      */
     public void onView(ClusterView previous, ClusterView v) {
         view = v;
