@@ -1,29 +1,20 @@
 package io.ferrydb.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ferrydb.api.CommitLevel;
 import io.ferrydb.api.Durability;
 import io.ferrydb.api.Key;
 import io.ferrydb.api.WritePolicy;
 import io.ferrydb.client.ClientConfig;
 import io.ferrydb.client.FerryClient;
-import io.ferrydb.core.cluster.ClusterCodec;
 import io.ferrydb.core.cluster.ClusterView;
 import io.ferrydb.core.cluster.Liveness;
 import io.ferrydb.core.cluster.NamespaceTable;
 import io.ferrydb.core.cluster.PartitionEntry;
 import io.ferrydb.core.cluster.Replica;
 import io.ferrydb.core.cluster.ReplicaState;
-import io.ferrydb.proto.ClusterStatusRequest;
-import io.ferrydb.proto.ClusterStatusResponse;
-import io.ferrydb.proto.FerryClusterGrpc;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -50,17 +41,7 @@ public final class FailoverBenchmark {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         Path base = Files.createTempDirectory("ferry-failover-bench");
         int basePort = 7950;
-        Process starter = new ProcessBuilder("bin/ferry", "cluster", "start-local", "--nodes", "3", "--base-dir", base.toString(),
-                "--base-port", Integer.toString(basePort), "--json").redirectErrorStream(true).start();
-        String started = new String(starter.getInputStream().readAllBytes());
-        if (starter.waitFor() != 0) {
-            throw new IllegalStateException("start-local failed: " + started);
-        }
-        JsonNode nodes = new ObjectMapper().readTree(started.substring(started.indexOf('{'))).get("nodes");
-        List<Long> pids = new ArrayList<>();
-        for (JsonNode n : nodes) {
-            pids.add(n.get("pid").asLong());
-        }
+        List<Long> pids = LocalProcesses.startLocal(3, base, basePort);
         String voters = "n1@127.0.0.1:" + (basePort + 2) + ",n2@127.0.0.1:" + (basePort + 12) + ",n3@127.0.0.1:" + (basePort + 22);
         long[] ms = new long[runs];
         try (FerryClient c = FerryClient.connect(new ClientConfig("127.0.0.1", basePort, 10_000, 64))) {
@@ -118,9 +99,7 @@ public final class FailoverBenchmark {
             }
             awaitSettled(basePort, 180_000);
         } finally {
-            for (long pid : pids) {
-                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
-            }
+            LocalProcesses.stop(pids);
         }
         long[] sorted = ms.clone();
         Arrays.sort(sorted);
@@ -129,35 +108,12 @@ public final class FailoverBenchmark {
     }
 
     private static String leader(int port) {
-        ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + port).usePlaintext().build();
-        try {
-            return FerryClusterGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS)
-                    .status(ClusterStatusRequest.getDefaultInstance()).getLeaderId();
-        } finally {
-            ch.shutdownNow();
-        }
+        return LocalProcesses.status(port).getLeaderId();
     }
 
     /** Every member alive and every replica IN_SYNC, with no handoff pending. */
     private static ClusterView awaitSettled(int port, long timeoutMs) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + timeoutMs;
-        while (System.currentTimeMillis() < deadline) {
-            ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + port).usePlaintext().build();
-            try {
-                ClusterStatusResponse r = FerryClusterGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS)
-                        .status(ClusterStatusRequest.getDefaultInstance());
-                ClusterView v = ClusterCodec.decodeView(r.getView().toByteArray());
-                if (settled(v)) {
-                    return v;
-                }
-            } catch (RuntimeException e) {
-                // not up yet
-            } finally {
-                ch.shutdownNow();
-            }
-            Thread.sleep(250);
-        }
-        throw new IllegalStateException("cluster did not settle in " + timeoutMs + " ms");
+        return LocalProcesses.await(port, timeoutMs, FailoverBenchmark::settled);
     }
 
     private static boolean settled(ClusterView v) {

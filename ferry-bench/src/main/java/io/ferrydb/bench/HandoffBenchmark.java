@@ -1,7 +1,5 @@
 package io.ferrydb.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ferrydb.api.CommitLevel;
 import io.ferrydb.api.Durability;
 import io.ferrydb.api.Key;
@@ -9,14 +7,8 @@ import io.ferrydb.api.Record;
 import io.ferrydb.api.WritePolicy;
 import io.ferrydb.client.ClientConfig;
 import io.ferrydb.client.FerryClient;
-import io.ferrydb.core.cluster.ClusterCodec;
 import io.ferrydb.core.cluster.ClusterView;
 import io.ferrydb.core.cluster.PartitionEntry;
-import io.ferrydb.proto.ClusterStatusRequest;
-import io.ferrydb.proto.ClusterStatusResponse;
-import io.ferrydb.proto.FerryClusterGrpc;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,19 +44,10 @@ public final class HandoffBenchmark {
     public static void main(String[] args) throws Exception {
         Path base = Files.createTempDirectory("ferry-handoff-bench");
         int basePort = 7850;
-        Process starter = new ProcessBuilder("bin/ferry", "cluster", "start-local", "--nodes", "3", "--base-dir", base.toString(),
-                "--base-port", Integer.toString(basePort), "--json").redirectErrorStream(true).start();
-        String started = new String(starter.getInputStream().readAllBytes());
-        if (starter.waitFor() != 0) {
-            throw new IllegalStateException("start-local failed: " + started);
-        }
-        List<Long> pids = new ArrayList<>();
-        for (JsonNode n : new ObjectMapper().readTree(started.substring(started.indexOf('{'))).get("nodes")) {
-            pids.add(n.get("pid").asLong());
-        }
+        List<Long> pids = LocalProcesses.startLocal(3, base, basePort);
         try (FerryClient c = FerryClient.connect(new ClientConfig("127.0.0.1", basePort, 10_000, 64))) {
-            ClusterView v = await(basePort, 120_000, HandoffBenchmark::settled);
-            String leader = status(basePort).getLeaderId();
+            ClusterView v = LocalProcesses.await(basePort, 120_000, HandoffBenchmark::settled);
+            String leader = LocalProcesses.status(basePort).getLeaderId();
             String victim = List.of("n3", "n2", "n1").stream().filter(n -> !n.equals(leader)).findFirst().orElseThrow();
             Map<Integer, Key> keys = new LinkedHashMap<>();
             for (int i = 0; keys.size() < KEYS; i++) {
@@ -127,7 +110,7 @@ public final class HandoffBenchmark {
             if (decommission.waitFor() != 0) {
                 throw new IllegalStateException("decommission failed: " + said);
             }
-            await(basePort, 120_000, view -> {
+            LocalProcesses.await(basePort, 120_000, view -> {
                 for (Key k : list) {
                     PartitionEntry e = view.entry(NS, k.partition());
                     if (victim.equals(e.master()) || e.handoffTo() != null) {
@@ -161,40 +144,13 @@ public final class HandoffBenchmark {
             System.out.printf("longest gap between acknowledged ALL+SYNC writes per partition, ms: quiet second before %s "
                     + "(%d writes acknowledged in it); during the handoffs %s%n", summary(baseline), quietAcks, summary(stalls));
         } finally {
-            for (long pid : pids) {
-                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
-            }
+            LocalProcesses.stop(pids);
         }
     }
 
     private static String summary(long[] ns) {
         long[] ms = Arrays.stream(ns).map(TimeUnit.NANOSECONDS::toMillis).sorted().toArray();
         return String.format("median %d, p90 %d, max %d", ms[ms.length / 2], ms[(int) (ms.length * 0.9)], ms[ms.length - 1]);
-    }
-
-    private static ClusterStatusResponse status(int port) {
-        ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + port).usePlaintext().build();
-        try {
-            return FerryClusterGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS).status(ClusterStatusRequest.getDefaultInstance());
-        } finally {
-            ch.shutdownNow();
-        }
-    }
-
-    private static ClusterView await(int port, long timeoutMs, java.util.function.Predicate<ClusterView> done) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + timeoutMs;
-        while (System.currentTimeMillis() < deadline) {
-            try {
-                ClusterView v = ClusterCodec.decodeView(status(port).getView().toByteArray());
-                if (done.test(v)) {
-                    return v;
-                }
-            } catch (RuntimeException e) {
-                // not up yet
-            }
-            Thread.sleep(100);
-        }
-        throw new IllegalStateException("not reached in " + timeoutMs + " ms");
     }
 
     private static boolean settled(ClusterView v) {
