@@ -868,10 +868,41 @@ public final class RecordStore {
         }
         ps.lock();
         try {
-            return lsn >= 1 && lsn <= ps.lastLsn ? EpochStart.epochAt(ps.epochStarts, lsn) : 0;
+            if (lsn < 1 || lsn > ps.lastLsn) {
+                return 0;
+            }
+            long epoch = EpochStart.epochAt(ps.epochStarts, lsn);
+            // Before the first recorded start: the partition's first epoch, which a master
+            // never records (adopting the initial epoch changes nothing), unless the list was
+            // trimmed. Answering 0 there made every resync of such a mirror a full copy.
+            return epoch == 0 && ps.epochStarts.size() < EpochStart.KEPT ? INITIAL_EPOCH : epoch;
         } finally {
             ps.unlock();
         }
+    }
+
+    /** Where the partition's recent epochs began in its log (ascending): what a replica's divergent tail is judged against. */
+    public List<EpochStart> epochStarts(String ns, int partition) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            return List.copyOf(ps.epochStarts);
+        } finally {
+            ps.unlock();
+        }
+    }
+
+    /**
+     * Drops a partition this node no longer holds a replica of, after accounting for its
+     * divergent tail against the master's history ({@code masterEpoch}, {@code masterLastLsn},
+     * {@code masterStarts}), exactly as a full copy would before truncating. A deposed master
+     * that comes back after its replica was given to another node holds the writes only it
+     * had; without this they were never recorded. Returns the accounting.
+     */
+    public DivergentTail.Accounting release(String ns, int partition, int masterEpoch, long masterLastLsn, List<EpochStart> masterStarts,
+                                            String node) {
+        return beginSync(ns, partition, true, masterEpoch, masterLastLsn, masterStarts, node);
     }
 
     /** Stored records of the partition (tombstones included): what a copy would ship. */

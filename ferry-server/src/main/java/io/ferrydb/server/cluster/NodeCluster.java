@@ -109,6 +109,14 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                 this::lastLsns, (ref, kind) -> replication.sync(ref));
         // A sync is done when the mirror has the partition's copy and the stream continues after it.
         replication.onSyncDone(ref -> loop.execute(() -> completeSync(ref)));
+        // Releasing partitions this node holds data of but no replica: the master answers
+        // only while it masters the partition (epoch adopted) and the asker is no replica of it.
+        receiver.releaseCheck((ns, p, asker) -> {
+            PartitionEntry e = view.entry(ns, p);
+            return config.nodeId.equals(e.master()) && e.available() && e.replicaOn(asker) == null
+                    && store.partitionInfo(ns, p).epoch() == e.epoch();
+        });
+        replication.onReleaseAnswer((master, history) -> receiver.release(history.getNamespace(), history.getPartition(), history, master));
         this.membersDeclaredDead = Counter.builder("ferry_cluster_members_failed").description("members this node saw declared failed").register(registry);
         this.notMasterRefusals = Counter.builder("ferry_cluster_refused_not_master")
                 .description("requests refused because another node masters the partition").register(registry);

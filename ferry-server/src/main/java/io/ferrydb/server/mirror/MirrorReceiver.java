@@ -57,6 +57,8 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     private final Counter entriesApplied;
     private final Counter refusals;
     private final Counter copies;
+    private final Counter fencedSyncs;
+    private final Counter released;
     private final Counter bulksReceived;
     private final Counter ackMessages;
 
@@ -140,6 +142,8 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         this.refusals = Counter.builder("ferry_mirror_batches_refused").description("batches refused (stale epoch, gap, diverged)").register(registry);
         this.bulksReceived = Counter.builder("ferry_mirror_bulk_loads_received").description("bulk loads received as a mirror").register(registry);
         this.ackMessages = Counter.builder("ferry_mirror_ack_messages_sent").description("stream messages carrying acknowledgements to masters").register(registry);
+        this.released = Counter.builder("ferry_partitions_released").description("partitions dropped because this node is no replica of them any more (divergent tail accounted first)").register(registry);
+        this.fencedSyncs = Counter.builder("ferry_mirror_syncs_fenced").description("sync messages refused because they came from a master older than an epoch this replica has seen").register(registry);
         this.copies = Counter.builder("ferry_mirror_copies_received").description("partition copies (resyncs) received").register(registry);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "ferry-mirror-flush");
@@ -173,6 +177,9 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                     }
                     if (m.hasBulk()) {
                         bulk(m.getBulk());
+                    }
+                    if (m.hasRelease()) {
+                        answerRelease(m.getFromNode(), m.getRelease(), out);
                     }
                     // The flushes the message's batches start are written as one group after
                     // them (their partitions stay locked until then).
@@ -365,13 +372,108 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
      * position and is acknowledged after an fsync. A chunk that cannot be applied is
      * answered with why, and the master escalates.
      */
+    /** Whether this node masters a partition (with its epoch adopted) of which {@code asker} holds no replica. */
+    public interface ReleaseCheck {
+        boolean mayRelease(String ns, int p, String asker);
+    }
+
+    private volatile ReleaseCheck releaseCheck = (ns, p, asker) -> false;
+    /** Orders a release against the start of a sync into the same partition (the probe marks it syncing). */
+    private final Object releaseLock = new Object();
+
+    public void releaseCheck(ReleaseCheck check) {
+        this.releaseCheck = check;
+    }
+
+    /**
+     * A node that holds data of a partition without being its replica asks for this
+     * master's history; answered only while this node masters it and the asker is no replica
+     * of it here (the asker's view may lag behind one that added it back: it asks again).
+     */
+    private void answerRelease(String asker, io.ferrydb.proto.MirrorRelease r, Outbox out) {
+        String ns = r.getNamespace();
+        int p = r.getPartition();
+        if (!releaseCheck.mayRelease(ns, p, asker)) {
+            return;
+        }
+        PartitionInfo info = store.partitionInfo(ns, p);
+        MirrorAck.Builder ack = MirrorAck.newBuilder().setNamespace(ns).setPartition(p).setEpoch(info.epoch()).setCommittedLsn(info.lastLsn())
+                .setRelease(true);
+        for (EpochStart s : store.epochStarts(ns, p)) {
+            ack.addEpochStarts(io.ferrydb.proto.EpochStart.newBuilder().setEpoch(s.epoch()).setStartLsn(s.startLsn()).setCacheLost(s.cacheLost()));
+        }
+        out.add(ack.build());
+    }
+
+    /**
+     * Drops a partition this node is no replica of, after accounting for its divergent tail
+     * against the master's history ({@link RecordStore#release}). Refused (false) while a
+     * sync into the partition is in progress. Returns whether it was released.
+     */
+    public boolean release(String ns, int p, MirrorAck history, String master) {
+        String k = key(ns, p);
+        synchronized (releaseLock) {
+            if (syncing.contains(k)) {
+                return false;
+            }
+            Held h = partitions.remove(k);
+            if (h != null) {
+                caching.remove(h);
+                h.lock.lock(); // a flush of it in progress finishes first
+                h.lock.unlock();
+            }
+            List<EpochStart> starts = new ArrayList<>(history.getEpochStartsCount());
+            for (io.ferrydb.proto.EpochStart s : history.getEpochStartsList()) {
+                starts.add(new EpochStart(s.getEpoch(), s.getStartLsn(), s.getCacheLost()));
+            }
+            long held = store.partitionInfo(ns, p).lastLsn();
+            io.ferrydb.core.loss.DivergentTail.Accounting a = store.release(ns, p, (int) history.getEpoch(), history.getCommittedLsn(), starts, nodeId);
+            losses.recorded(a);
+            released.increment();
+            LOG.info("released {} (no replica here; held through lsn {}) against master {}'s history through lsn {} epoch {}: {} loss records",
+                    k, held, master, history.getCommittedLsn(), history.getEpoch(), a.records().size());
+        }
+        committer.asyncWritten();
+        return true;
+    }
+
+    /** The newest epoch of the partition this node has seen: its store's, or its mirror state's. */
+    private long knownEpoch(String ns, int p) {
+        long epoch = store.partitionInfo(ns, p).epoch();
+        Held h = partitions.get(key(ns, p));
+        if (h != null) {
+            h.lock.lock();
+            try {
+                epoch = Math.max(epoch, h.state.epoch());
+            } finally {
+                h.lock.unlock();
+            }
+        }
+        return epoch;
+    }
+
     private void sync(MirrorCopy c, Outbox out) {
         String ns = c.getNamespace();
         int p = c.getPartition();
         String k = key(ns, p);
         MirrorAck.Builder ack = MirrorAck.newBuilder().setNamespace(ns).setPartition(p).setEpoch(c.getEpoch()).setSession(c.getSession());
+        long known = knownEpoch(ns, p);
+        if (c.getMasterEpoch() > 0 && c.getMasterEpoch() < known) {
+            // A deposed master (its view is old: cut off from the control plane, not from us)
+            // must not copy its history over the newer one this replica has seen. The node
+            // simulation found it: an old master resynced the new master itself and wiped
+            // its acknowledged writes.
+            fencedSyncs.increment();
+            long last = store.partitionInfo(ns, p).lastLsn();
+            LOG.info("refusing a {} of {} from a master in epoch {}: this replica has seen epoch {}", c.getKind(), k,
+                    c.getMasterEpoch(), known);
+            out.add(ack.setFenced(true).setEpoch(known).setCommittedLsn(last).setCacheStartLsn(last + 1).setCacheEndLsn(last).build());
+            return;
+        }
         if (c.getKind() == SyncKind.PROBE) {
-            syncing.add(k);
+            synchronized (releaseLock) {
+                syncing.add(k);
+            }
             Held h = partitions.remove(k);
             if (h != null) {
                 caching.remove(h);

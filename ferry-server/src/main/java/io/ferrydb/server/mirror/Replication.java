@@ -131,6 +131,81 @@ public final class Replication implements AutoCloseable {
         this.syncDone = callback;
     }
 
+    /** A master answered a release request with its history of the partition. */
+    public interface ReleaseAnswer {
+        /** Returns whether the partition was released (then it is no candidate any more). */
+        boolean answered(String master, MirrorAck history);
+    }
+
+    private volatile ReleaseAnswer releaseAnswer = (m, a) -> false;
+    /**
+     * Partitions this node may hold data of without being their replica (a deposed master
+     * whose place went to another node, a replica moved away): ns/p to when their master was
+     * last asked for its history (0: never). Checked on the copy thread.
+     */
+    private final Map<String, Long> releaseCandidates = new ConcurrentHashMap<>();
+    private static final long RELEASE_RETRY_MS = 5_000;
+    private long releaseSweepMs;
+    private final java.util.concurrent.atomic.AtomicBoolean releaseSweeping = new java.util.concurrent.atomic.AtomicBoolean();
+
+    public void onReleaseAnswer(ReleaseAnswer callback) {
+        this.releaseAnswer = callback;
+    }
+
+    /**
+     * Asks the masters of partitions this node holds data of but no replica for their
+     * history, so that the node can account for its divergent tail and drop the data
+     * (MirrorReceiver#release). Without it a master deposed while cut off, whose replica
+     * went to another node while it was away, kept the writes only it had, unrecorded
+     * (NodeSimulationTest found it).
+     */
+    private void askReleases() {
+        try {
+            long now = System.currentTimeMillis();
+            ClusterView v = view;
+            for (Map.Entry<String, Long> c : releaseCandidates.entrySet()) {
+                String k = c.getKey();
+                int slash = k.lastIndexOf('/');
+                String ns = k.substring(0, slash);
+                int p = Integer.parseInt(k.substring(slash + 1));
+                PartitionEntry e = v.entry(ns, p);
+                if (e.replicaOn(nodeId) != null) {
+                    releaseCandidates.remove(k);
+                    continue;
+                }
+                if (e.epoch() == 0 || e.master() == null || !e.available() || now - c.getValue() < RELEASE_RETRY_MS) {
+                    continue;
+                }
+                if (store.partitionInfo(ns, p).lastLsn() == 0 && store.countRecords(ns, p) == 0) {
+                    releaseCandidates.remove(k);
+                    continue;
+                }
+                releaseCandidates.put(k, now);
+                link(e.master()).send(MirrorMessage.newBuilder().setFromNode(nodeId)
+                        .setRelease(io.ferrydb.proto.MirrorRelease.newBuilder().setNamespace(ns).setPartition(p)).build());
+            }
+        } catch (RuntimeException e) {
+            LOG.error("asking to release partitions failed", e);
+        } finally {
+            releaseSweeping.set(false);
+        }
+    }
+
+    private void released(String master, MirrorAck a) {
+        try {
+            String k = key(a.getNamespace(), a.getPartition());
+            PartitionEntry e = view.entry(a.getNamespace(), a.getPartition());
+            if (e.replicaOn(nodeId) != null || !master.equals(e.master()) || a.getEpoch() < e.epoch()) {
+                return; // a replica again, or not the current master's history: asked again later
+            }
+            if (releaseAnswer.answered(master, a)) {
+                releaseCandidates.remove(k);
+            }
+        } catch (RuntimeException ex) {
+            LOG.error("releasing {}/{} failed", a.getNamespace(), a.getPartition(), ex);
+        }
+    }
+
     private static String key(String ns, int p) {
         return ns + "/" + p;
     }
@@ -185,6 +260,9 @@ public final class Replication implements AutoCloseable {
                     trackChanges(ns.name(), p, mirrors, held);
                     complete(released);
                 } else {
+                    if (e.epoch() > 0 && e.replicaOn(nodeId) == null) {
+                        releaseCandidates.putIfAbsent(k, 0L);
+                    }
                     if (tracked.remove(k)) {
                         copier.execute(() -> store.stopTracking(ns.name(), pp(k)));
                     }
@@ -408,6 +486,10 @@ public final class Replication implements AutoCloseable {
             long now = System.currentTimeMillis();
             pruneSyncs();
             resyncer.tick(now);
+            if (now - releaseSweepMs >= 1_000 && !releaseCandidates.isEmpty() && releaseSweeping.compareAndSet(false, true)) {
+                releaseSweepMs = now;
+                copier.execute(this::askReleases);
+            }
             List<PartitionReplicator.Send> due = new ArrayList<>();
             for (String k : active) {
                 PartitionReplicator r = replicators.get(k);
@@ -439,6 +521,14 @@ public final class Replication implements AutoCloseable {
     // ---- acknowledgements ----
 
     private void onAck(String mirror, MirrorAck a) {
+        if (a.getFenced()) {
+            onFenced(mirror, a);
+            return;
+        }
+        if (a.getRelease()) {
+            copier.execute(() -> released(mirror, a));
+            return;
+        }
         if (a.getProbe() || a.getChunkSeq() > 0 || !a.getSyncFailed().isEmpty()) {
             resyncer.onAck(mirror, a);
             return;
@@ -472,6 +562,24 @@ public final class Replication implements AutoCloseable {
         }
         resync(a.getNamespace(), a.getPartition(), o.needResync());
         send(sends);
+    }
+
+    /** A mirror refused this master's sync (it has seen a newer epoch): the replicator stops, as for a batch refused so. */
+    private void onFenced(String mirror, MirrorAck a) {
+        PartitionReplicator r = replicators.get(key(a.getNamespace(), a.getPartition()));
+        if (!resyncer.fenced(mirror, a) || r == null) {
+            return;
+        }
+        PartitionReplicator.Outcome o;
+        synchronized (r) {
+            o = r.onReply(mirror, new io.ferrydb.core.mirror.MirrorReply.Refused(a.getNamespace(), a.getPartition(), a.getEpoch(),
+                    io.ferrydb.core.mirror.MirrorReply.Reason.STALE_EPOCH, a.getCommittedLsn() + 1, AckTriplet.durable(a.getCommittedLsn())));
+        }
+        complete(o.acknowledge());
+        if (o.deposed()) {
+            LOG.warn("{}/{}: a mirror has seen a newer epoch; this node stops streaming as its master", a.getNamespace(), a.getPartition());
+            fail(r.pendingTokens(), "a newer master of partition " + a.getPartition() + " exists");
+        }
     }
 
     // ---- syncs ----

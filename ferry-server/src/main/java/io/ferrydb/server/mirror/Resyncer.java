@@ -7,6 +7,7 @@ import io.ferrydb.core.log.LogEntry;
 import io.ferrydb.core.mirror.PartitionReplicator;
 import io.ferrydb.core.mirror.ResyncPath;
 import io.ferrydb.core.mirror.ResyncPlanner;
+import io.ferrydb.core.mirror.SyncStart;
 import io.ferrydb.core.store.PartitionInfo;
 import io.ferrydb.core.store.RecordStore;
 import io.ferrydb.proto.MirrorAck;
@@ -67,6 +68,12 @@ public final class Resyncer {
         final int p;
         final String mirror;
         final long startedNs = System.nanoTime();
+        /**
+         * This master's epoch of the partition when the sync started: a mirror that has seen a
+         * newer one refuses every message of it, so a deposed master (cut off from the control
+         * plane but not from the mirror) cannot overwrite the new master's history with its own.
+         */
+        long fence;
         ResyncPath floor;
         ResyncPlanner.Plan plan;
         int epoch;
@@ -112,6 +119,7 @@ public final class Resyncer {
     private final Map<ResyncPath, Timer> durations = new EnumMap<>(ResyncPath.class);
     private final Counter escalations;
     private final Counter restarts;
+    private final Counter fenced;
 
     Resyncer(String nodeId, RecordStore store, Host host, ExecutorService copier, ResyncPath forced, long rateBytesPerSecond,
              MeterRegistry registry) {
@@ -130,6 +138,7 @@ public final class Resyncer {
             durations.put(path, Timer.builder("ferry_resync_seconds").description("duration of a sync, probe to durable").tag("path", tag).register(registry));
         }
         escalations = Counter.builder("ferry_resync_escalations_total").description("syncs whose path failed and escalated").register(registry);
+        fenced = Counter.builder("ferry_resync_fenced_total").description("syncs a mirror refused because it had seen a newer epoch (this master was deposed)").register(registry);
         restarts = Counter.builder("ferry_resync_restarts_total").description("syncs started over after " + RETRY_MS + " ms without an answer").register(registry);
         Gauge.builder("ferry_resyncs_in_progress", sessions, Map::size).description("syncs in progress on this master").register(registry);
     }
@@ -140,10 +149,16 @@ public final class Resyncer {
     }
 
     private void start(Session s) {
+        PartitionReplicator r = host.replicator(s.ns, s.p);
+        if (r != null) {
+            synchronized (r) {
+                s.fence = r.epoch();
+            }
+        }
         sessions.put(s.key(), s);
         s.awaitingSinceMs = System.currentTimeMillis();
         host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(MirrorCopy.newBuilder()
-                .setNamespace(s.ns).setPartition(s.p).setKind(SyncKind.PROBE).setSession(s.id)).build());
+                .setNamespace(s.ns).setPartition(s.p).setKind(SyncKind.PROBE).setSession(s.id).setMasterEpoch(s.fence)).build());
     }
 
     boolean inProgress(String ns, int p, String mirror) {
@@ -169,6 +184,23 @@ public final class Resyncer {
         } else if (a.getChunkSeq() == s.seq + 1) {
             copier.execute(() -> sendNext(s));
         }
+    }
+
+    /**
+     * The mirror refused the sync: it has seen a newer epoch of the partition than this
+     * master's. Returns whether it was this sync's answer (the session is dropped; the
+     * caller deposes the replicator).
+     */
+    boolean fenced(String mirror, MirrorAck a) {
+        Session s = sessions.get(a.getNamespace() + "/" + a.getPartition() + "@" + mirror);
+        if (s == null || s.id != a.getSession()) {
+            return false;
+        }
+        sessions.remove(s.key(), s);
+        fenced.increment();
+        LOG.warn("sync of {} refused: the mirror has seen epoch {} of the partition, this master is in epoch {} (deposed)", s.key(),
+                a.getEpoch(), s.fence);
+        return true;
     }
 
     /** The mirror applied the last chunk durably: returns what the sync did, or null if it is not ours. */
@@ -267,42 +299,15 @@ public final class Resyncer {
         // Pin the stream after S under the replicator's lock: changes after S stay buffered
         // and follow the sync; what the sync ships is exactly the state at S.
         synchronized (r) {
-            PartitionInfo info = store.partitionInfo(s.ns, s.p);
-            RecordStore.TrackingInfo t = store.tracking(s.ns, s.p);
-            ResyncPath first = s.floor != null ? s.floor : forced;
-            ResyncPlanner.Plan plan = ResyncPlanner.choose(new ResyncPlanner.Input(c, probe.getHasRecords(), probe.getLastEntryEpoch(),
-                    c == 0 ? 0 : store.epochAt(s.ns, s.p, c), info.firstLsn(), info.lastLsn(),
-                    t == null || t.overflowed() ? -1 : t.sinceLsn(), t == null ? 0 : t.keys(), records, first));
-            if (s.floor != null && plan.path().ordinal() < s.floor.ordinal()) {
-                plan = new ResyncPlanner.Plan(s.floor, plan.records(), "escalated");
-            }
-            RecordStore.PartitionSnapshot snap = null;
-            switch (plan.path()) {
-                case LOG -> s.nextLsn = c + 1;
-                case TRACKED -> {
-                    RecordStore.TrackedSnapshot ts = store.snapshotTracked(s.ns, s.p, c + 1);
-                    if (ts == null) {
-                        plan = new ResyncPlanner.Plan(ResyncPath.COPY, records, "tracking gave up");
-                        snap = store.snapshotPartition(s.ns, s.p);
-                    } else {
-                        snap = ts.snapshot();
-                        s.gone = ts.gone();
-                    }
-                }
-                case COPY -> snap = store.snapshotPartition(s.ns, s.p);
-            }
-            if (snap != null) {
-                s.records = snap.records();
-                s.epoch = snap.epoch();
-                s.throughLsn = snap.lastLsn();
-                s.lastHlc = snap.lastHlc();
-                s.starts = snap.epochStarts();
-            } else {
-                s.epoch = info.epoch();
-                s.throughLsn = info.lastLsn();
-                s.starts = List.of();
-            }
-            s.plan = plan;
+            SyncStart start = SyncStart.prepare(store, s.ns, s.p, c, probe.getHasRecords(), probe.getLastEntryEpoch(), records, forced, s.floor);
+            s.plan = start.plan();
+            s.epoch = start.epoch();
+            s.throughLsn = start.through();
+            s.lastHlc = start.lastHlc();
+            s.starts = start.starts();
+            s.records = start.records();
+            s.gone = start.gone();
+            s.nextLsn = start.nextLsn();
             r.beginSync(s.mirror, s.throughLsn);
         }
         LOG.debug("sync of {} (mirror at lsn {}) by {}: {} records through lsn {} ({})", s.key(), c, s.plan.path(), s.plan.records(),
@@ -315,7 +320,7 @@ public final class Resyncer {
             return;
         }
         MirrorCopy.Builder c = MirrorCopy.newBuilder().setNamespace(s.ns).setPartition(s.p).setEpoch(s.epoch)
-                .setThroughLsn(s.throughLsn).setLastHlc(s.lastHlc).setSession(s.id).setSeq(s.seq + 1);
+                .setThroughLsn(s.throughLsn).setLastHlc(s.lastHlc).setSession(s.id).setSeq(s.seq + 1).setMasterEpoch(s.fence);
         int bytes = 0;
         switch (s.plan.path()) {
             case LOG -> {

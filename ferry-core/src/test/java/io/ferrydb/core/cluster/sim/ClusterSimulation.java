@@ -64,8 +64,48 @@ final class ClusterSimulation {
     private int leader = -1;
     private boolean electionPending;
     final Map<String, Integer> stats = new HashMap<>();
+    /** What the nodes store and replicate: LSN counters, or real stores and replication (NodeSimulation). */
+    final DataPath data;
+
+    /**
+     * The data path under the control plane. The default models it as LSN counters; the
+     * node-level simulation ({@code MirroredDataPath}) runs real record stores, the
+     * mirroring state machines and syncs on the same nodes, network and clock.
+     */
+    interface DataPath {
+        /** The node's process (re)started: its member (and controller) exist. */
+        default void started(Node n) {}
+
+        /** The node's process died: volatile state is gone. */
+        void crashed(Node n);
+
+        /** What the node's heartbeats report per partition. */
+        long[] lsns(Node n, String namespace);
+
+        /** The node adopted a new view (before its member starts the syncs the view asks for). */
+        default void viewChanged(Node n, ClusterView previous, ClusterView current) {}
+
+        /** The member of {@code master} asks for a sync of {@code ref.node()}'s replica. */
+        void startSync(Node master, int inc, PartitionRef ref);
+
+        /** Every node tick. */
+        void tick(Node n, int inc);
+
+        /** A client write arrives somewhere. */
+        void write();
+
+        /** Called after every event. */
+        default void checkEveryEvent() {}
+
+        /** After healing and convergence of the table. */
+        default void checkConverged() {}
+    }
 
     ClusterSimulation(long seed, SimConfig config) {
+        this(seed, config, null);
+    }
+
+    ClusterSimulation(long seed, SimConfig config, java.util.function.Function<ClusterSimulation, DataPath> dataPath) {
         this.seed = seed;
         this.random = new Random(seed);
         this.config = config;
@@ -77,6 +117,7 @@ final class ClusterSimulation {
         for (int i = 0; i < config.nodes(); i++) {
             nodes.add(new Node(i, "n" + (i + 1), i < config.voters()));
         }
+        this.data = dataPath == null ? new Counters() : dataPath.apply(this);
     }
 
     /** A simulated node: its drifting clock, volatile and durable LSNs, member and controller. */
@@ -125,10 +166,11 @@ final class ClusterSimulation {
                         @Override
                         public void viewChanged(ClusterView previous, ClusterView current) {
                             checkViewMovesForward(Node.this, previous, current);
+                            data.viewChanged(Node.this, previous, current);
                         }
                     },
-                    namespace -> lsns.clone(),
-                    (ref, s) -> startSync(Node.this, inc, ref));
+                    namespace -> data.lsns(Node.this, namespace),
+                    (ref, s) -> data.startSync(Node.this, inc, ref));
             controller = voter ? new ClusterController(timings, cmd -> propose(Node.this, inc, cmd),
                     (node, silentMs) -> count("failure-detected")) : null;
             if (controller != null) {
@@ -138,6 +180,7 @@ final class ClusterSimulation {
                 }
                 controller.formWith(voters, FORMATION_WAIT_MS);
             }
+            data.started(this);
             scheduleTick(inc);
         }
 
@@ -148,8 +191,7 @@ final class ClusterSimulation {
             masters = new BitSet();
             mastersVersion = -1;
             mastersView = null;
-            // Unflushed writes are lost.
-            lsns = durableLsns.clone();
+            data.crashed(this);
             if (leader == index) {
                 loseLeader();
             }
@@ -168,9 +210,7 @@ final class ClusterSimulation {
                 if (controller != null && leader == index) {
                     controller.tick(localMs());
                 }
-                if (random.nextInt(4) == 0) {
-                    durableLsns = lsns.clone();
-                }
+                data.tick(this, inc);
                 scheduleTick(inc);
             });
         }
@@ -325,6 +365,36 @@ final class ClusterSimulation {
 
     // --- the data-path model: writes bump LSNs on acting masters, mirrors follow, syncs copy ---
 
+    /** The control plane's own data-path model: LSN counters that writes bump, mirrors follow and syncs copy. */
+    private final class Counters implements DataPath {
+        @Override
+        public void crashed(Node n) {
+            n.lsns = n.durableLsns.clone(); // unflushed writes are lost
+        }
+
+        @Override
+        public long[] lsns(Node n, String namespace) {
+            return n.lsns.clone();
+        }
+
+        @Override
+        public void startSync(Node master, int inc, PartitionRef ref) {
+            ClusterSimulation.this.startSync(master, inc, ref);
+        }
+
+        @Override
+        public void tick(Node n, int inc) {
+            if (random.nextInt(4) == 0) {
+                n.durableLsns = n.lsns.clone();
+            }
+        }
+
+        @Override
+        public void write() {
+            ClusterSimulation.this.write();
+        }
+    }
+
     private void write() {
         int p = random.nextInt(Limits.PARTITION_COUNT);
         for (Node n : nodes) {
@@ -346,7 +416,8 @@ final class ClusterSimulation {
         }
     }
 
-    private void startSync(Node master, int inc, PartitionRef ref) {
+    /** A sync that copies nothing: it completes after a delay once the mirror is reachable (partitions without data). */
+    void startSync(Node master, int inc, PartitionRef ref) {
         count("sync-started");
         scheduler.after(20 + random.nextInt(config.syncMaxMs()), () -> trySync(master, inc, ref));
     }
@@ -481,7 +552,7 @@ final class ClusterSimulation {
 
     private void scheduleWrites(long untilMs) {
         for (long t = 500; t < untilMs; t += 5 + random.nextInt(20)) {
-            scheduler.at(t, this::write);
+            scheduler.at(t, data::write);
         }
     }
 
@@ -499,6 +570,7 @@ final class ClusterSimulation {
 
     /** At most one node acts as master of any partition at any instant. */
     void checkEveryEvent() {
+        data.checkEveryEvent();
         BitSet acting = new BitSet(Limits.PARTITION_COUNT);
         for (Node n : nodes) {
             if (n.up && n.actingMaster()) {
@@ -648,6 +720,7 @@ final class ClusterSimulation {
                 fail("partition %d is %s, rendezvous wants %s (%s)", p, e, desired, describeMasters(p));
             }
         }
+        data.checkConverged();
     }
 
     void fail(String format, Object... args) {
@@ -659,7 +732,8 @@ final class ClusterSimulation {
 
         SimulationFailure(long seed, String message) {
             super("seed " + seed + ": " + message + "\n  replay: mvn -B -ntp -pl ferry-core -am test -Dtest=ClusterSimulationTest#replay"
-                    + " -Dsurefire.failIfNoSpecifiedTests=false -Dferry.sim.seed=" + seed);
+                    + " -Dsurefire.failIfNoSpecifiedTests=false -Dferry.sim.seed=" + seed + " (node simulation: -Dtest=NodeSimulationTest"
+                    + " -Dferry.node.seed=" + seed + ")");
         }
     }
 }

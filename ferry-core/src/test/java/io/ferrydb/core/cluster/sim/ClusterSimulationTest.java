@@ -5,13 +5,10 @@ import io.ferrydb.core.cluster.HeartbeatReply;
 import io.ferrydb.core.cluster.TestViews;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,41 +33,12 @@ class ClusterSimulationTest {
     void swarmSeeds() throws Exception {
         int seeds = Integer.getInteger("ferry.sim.seeds", 1000);
         long first = Long.getLong("ferry.sim.firstSeed", 1);
-        int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        AtomicLong events = new AtomicLong();
-        java.util.Map<String, Integer> totals = new java.util.concurrent.ConcurrentHashMap<>();
-        long startNs = System.nanoTime();
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (long s = first; s < first + seeds; s++) {
-                long seed = s;
-                futures.add(pool.submit(() -> {
-                    ClusterSimulation sim = simulate(seed);
-                    events.addAndGet(sim.scheduler.executed());
-                    for (String k : List.of("crash", "restart", "decommission", "decommission-refused", "NodeFailed")) {
-                        totals.merge(k, sim.stats.getOrDefault(k, 0), Integer::sum);
-                    }
-                }));
-            }
-            List<Throwable> failures = new ArrayList<>();
-            for (Future<?> f : futures) {
-                try {
-                    f.get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    failures.add(e.getCause());
-                }
-            }
-            if (!failures.isEmpty()) {
-                AssertionError err = new AssertionError(failures.size() + " of " + seeds + " seeds failed; first: " + failures.get(0).getMessage());
-                failures.forEach(err::addSuppressed);
-                throw err;
-            }
-        } finally {
-            pool.shutdownNow();
+        Swarm.Totals t = Swarm.run(first, seeds, ClusterSimulationTest::simulate, "-Dtest=ClusterSimulationTest#replay -Dferry.sim.seed=");
+        Map<String, Integer> faults = new TreeMap<>();
+        for (String k : List.of("crash", "restart", "decommission", "decommission-refused", "NodeFailed")) {
+            faults.put(k, t.stats().getOrDefault(k, 0));
         }
-        System.out.printf("cluster simulation: %d seeds, %d events, %.1f s; faults and commands %s%n", seeds, events.get(),
-                (System.nanoTime() - startNs) / 1e9, new java.util.TreeMap<>(totals));
+        System.out.printf("cluster simulation: %d seeds, %d events, %.1f s; faults and commands %s%n", seeds, t.events(), t.seconds(), faults);
     }
 
     /** Replays one seed: {@code -Dferry.sim.seed=S}. */

@@ -19,6 +19,9 @@ final class SimNetwork {
     int latencyMaxMs;
     long sent;
     long dropped;
+    /** Bumped by every cut: a stream (a TCP connection) that saw one is broken, and what was in flight on it is lost. */
+    long cuts;
+    private final java.util.Map<Long, Long> streamTail = new java.util.HashMap<>();
 
     SimNetwork(Random random, Scheduler scheduler) {
         this.random = random;
@@ -49,11 +52,37 @@ final class SimNetwork {
         });
     }
 
+    /**
+     * A message on the ordered stream from {@code from} to {@code to} (a TCP connection,
+     * as the mirror streams are): delivered in send order, never duplicated, and lost
+     * only with the connection: when a cut happens while it is in flight, or when
+     * {@code stillOpen} (both ends' processes unchanged) says no at delivery.
+     */
+    void stream(int from, int to, java.util.function.BooleanSupplier stillOpen, Runnable deliver) {
+        sent++;
+        if (isBlocked(from, to)) {
+            dropped++;
+            return;
+        }
+        long cutsAtSend = cuts;
+        long delay = latencyMinMs + random.nextInt(latencyMaxMs - latencyMinMs + 1);
+        long at = Math.max(scheduler.nowMs() + delay, streamTail.getOrDefault(link(from, to), 0L));
+        streamTail.put(link(from, to), at);
+        scheduler.at(at, () -> {
+            if (cuts == cutsAtSend && !isBlocked(from, to) && stillOpen.getAsBoolean()) {
+                deliver.run();
+            } else {
+                dropped++;
+            }
+        });
+    }
+
     boolean isBlocked(int from, int to) {
         return from != to && blocked.contains(link(from, to));
     }
 
     void block(int from, int to) {
+        cuts++;
         blocked.add(link(from, to));
     }
 

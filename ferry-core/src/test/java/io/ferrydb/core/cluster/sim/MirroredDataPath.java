@@ -1,0 +1,1092 @@
+package io.ferrydb.core.cluster.sim;
+
+import io.ferrydb.api.CommitLevel;
+import io.ferrydb.api.Digest;
+import io.ferrydb.api.Durability;
+import io.ferrydb.api.Key;
+import io.ferrydb.api.Limits;
+import io.ferrydb.api.Value;
+import io.ferrydb.api.WritePolicy;
+import io.ferrydb.core.clock.Clock;
+import io.ferrydb.core.clock.HybridLogicalClock;
+import io.ferrydb.core.cluster.ClusterView;
+import io.ferrydb.core.cluster.NamespaceTable;
+import io.ferrydb.core.cluster.PartitionEntry;
+import io.ferrydb.core.cluster.PartitionRef;
+import io.ferrydb.core.cluster.Replica;
+import io.ferrydb.core.cluster.ReplicaState;
+import io.ferrydb.core.log.EpochStart;
+import io.ferrydb.core.log.LogEntry;
+import io.ferrydb.core.loss.LossRecord;
+import io.ferrydb.core.mirror.AckTriplet;
+import io.ferrydb.core.mirror.MirrorPartition;
+import io.ferrydb.core.mirror.MirrorReply;
+import io.ferrydb.core.mirror.PartitionReplicator;
+import io.ferrydb.core.mirror.ReplicateBatch;
+import io.ferrydb.core.mirror.ResyncPath;
+import io.ferrydb.core.mirror.ResyncPlanner;
+import io.ferrydb.core.mirror.SyncStart;
+import io.ferrydb.core.namespace.NamespaceConfig;
+import io.ferrydb.core.record.BinValidator;
+import io.ferrydb.core.storage.SimulatedStorage;
+import io.ferrydb.core.store.PartitionInfo;
+import io.ferrydb.core.store.RecordStore;
+import io.ferrydb.core.store.WriteOutcome;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+
+/**
+ * The node-level data path for {@link ClusterSimulation}: every node runs a real
+ * {@link RecordStore} on a {@link SimulatedStorage}, the master side of mirroring
+ * ({@link PartitionReplicator}) and the mirror side ({@link MirrorPartition}) over
+ * ordered streams that break with the network, group fsyncs, promotions with the
+ * failover check, syncs chosen by {@link ResyncPlanner} and shipped in acknowledged
+ * chunks (log replay, tracked keys, copy with divergent-tail accounting), and change
+ * tracking while a mirror is away. It is the same wiring as the server's
+ * {@code NodeCluster}, {@code Replication}, {@code Resyncer} and {@code MirrorReceiver},
+ * single-threaded and on simulated time.
+ *
+ * <p>A few "hot" partitions take client writes under random commit levels and
+ * durabilities; the other partitions stay empty and sync as LSN counters. Crashes are
+ * process kills (storage keeps what was written, caches and buffers are gone) or, when
+ * {@code powerLoss}, machine crashes (unsynced storage writes may be lost too).
+ *
+ * <p>Checked after healing ({@link #checkConverged}): no acknowledged ALL+SYNC write is
+ * lost; every acknowledged write that is lost is in some node's loss ledger; the ledger
+ * has no false entries (each record's writes are really gone, and an ACKNOWLEDGED record
+ * counts no write no client was told about); IN_SYNC replicas hold identical records,
+ * positions and logs; logs are gapless.
+ */
+final class MirroredDataPath implements ClusterSimulation.DataPath {
+    private static final String NS = ClusterSimulation.NS;
+    private static final NamespaceConfig CONFIG = NamespaceConfig.defaults(NS);
+    private static final long SYNC_RETRY_MS = 1_000;
+    private static final int CHUNK = 4;
+    private static final CommitLevel[] LEVELS = CommitLevel.values();
+    private static final Durability[] DURABILITIES = Durability.values();
+
+    /** Partitions that may be hot and six keys of each (found once: a digest per key tried). */
+    private static final Map<Integer, List<Key>> CANDIDATES = new TreeMap<>();
+
+    static {
+        for (long k = 0; CANDIDATES.size() < 8; k++) {
+            CANDIDATES.putIfAbsent(Key.of(NS, "s", k * 7919).partition(), new ArrayList<>());
+        }
+        for (long k = 0; CANDIDATES.values().stream().anyMatch(l -> l.size() < 6); k++) {
+            Key key = Key.of(NS, "s", k);
+            List<Key> l = CANDIDATES.get(key.partition());
+            if (l != null && l.size() < 6) {
+                l.add(key);
+            }
+        }
+    }
+
+    private final ClusterSimulation sim;
+    private final Random random;
+    private final boolean powerLoss;
+    private final long writesUntilMs;
+    private final int[] hot;
+    private final Set<Integer> hotSet = new HashSet<>();
+    private final Map<Integer, List<Key>> keys = new HashMap<>();
+    private final PartitionReplicator.Config replicatorConfig;
+    private final MirrorPartition.Config mirrorConfig;
+    private final int trackingMaxKeys;
+    private final int diskMaxMs;
+    private final Map<String, Store> stores = new HashMap<>();
+    /** Every write a master logged, in the order it logged them. */
+    final List<Write> writes = new ArrayList<>();
+    private long nextValue;
+    private long nextSession;
+
+    /** A write a master logged: its identity in the partition's history and whether its client was acknowledged. */
+    static final class Write {
+        final int partition;
+        final long epoch;
+        final long lsn;
+        final CommitLevel level;
+        final Durability durability;
+        final Digest digest;
+        final String master;
+        boolean acked;
+
+        Write(int partition, long epoch, long lsn, CommitLevel level, Durability durability, Digest digest, String master) {
+            this.partition = partition;
+            this.epoch = epoch;
+            this.lsn = lsn;
+            this.level = level;
+            this.durability = durability;
+            this.digest = digest;
+            this.master = master;
+        }
+
+        @Override
+        public String toString() {
+            return "write p" + partition + " e" + epoch + " lsn " + lsn + " " + level + "+" + durability + " on " + master + (acked ? " (acked)" : "");
+        }
+    }
+
+    MirroredDataPath(ClusterSimulation sim, boolean powerLoss, long writesUntilMs) {
+        this.sim = sim;
+        this.random = sim.random;
+        this.powerLoss = powerLoss;
+        this.writesUntilMs = writesUntilMs;
+        List<Integer> candidates = new ArrayList<>(CANDIDATES.keySet());
+        int n = 1 + random.nextInt(3);
+        hot = new int[n];
+        for (int i = 0; i < n; i++) {
+            int p = candidates.remove(random.nextInt(candidates.size()));
+            hot[i] = p;
+            hotSet.add(p);
+            keys.put(p, CANDIDATES.get(p));
+        }
+        int batch = 1 + random.nextInt(6);
+        replicatorConfig = new PartitionReplicator.Config(batch, batch + random.nextInt(40), 50 + random.nextInt(250));
+        mirrorConfig = new MirrorPartition.Config(1 + random.nextInt(12), 5 + random.nextInt(150));
+        trackingMaxKeys = 1 + random.nextInt(8);
+        diskMaxMs = 1 + random.nextInt(15);
+        for (ClusterSimulation.Node node : sim.nodes) {
+            stores.put(node.id, new Store(node));
+        }
+    }
+
+    private static final boolean TRACE = Boolean.getBoolean("ferry.node.trace");
+
+    void trace(String format, Object... args) {
+        if (TRACE) {
+            System.out.printf("%6d %s%n", sim.scheduler.nowMs(), String.format(format, args));
+        }
+    }
+
+    int[] hotPartitions() {
+        return hot.clone();
+    }
+
+    List<Key> keysOf(int p) {
+        return keys.get(p);
+    }
+
+    boolean hot(int p) {
+        return hotSet.contains(p);
+    }
+
+    Store store(String node) {
+        return stores.get(node);
+    }
+
+    // ---- DataPath ----
+
+    @Override
+    public void started(ClusterSimulation.Node n) {
+        stores.get(n.id).open();
+    }
+
+    @Override
+    public void crashed(ClusterSimulation.Node n) {
+        stores.get(n.id).crash();
+    }
+
+    @Override
+    public long[] lsns(ClusterSimulation.Node n, String namespace) {
+        long[] out = new long[Limits.PARTITION_COUNT];
+        Store s = stores.get(n.id);
+        for (int p : hot) {
+            out[p] = s.store.partitionInfo(NS, p).lastLsn();
+        }
+        return out;
+    }
+
+    @Override
+    public void viewChanged(ClusterSimulation.Node n, ClusterView previous, ClusterView current) {
+        stores.get(n.id).onView(previous, current);
+    }
+
+    @Override
+    public void startSync(ClusterSimulation.Node master, int inc, PartitionRef ref) {
+        if (!hot(ref.partition())) {
+            sim.startSync(master, inc, ref); // an empty partition: nothing to copy
+            return;
+        }
+        sim.count("sync-started");
+        Store s = stores.get(master.id);
+        s.requested.put(ref.partition() + "@" + ref.node(), ref);
+        // The server starts syncs on its copy thread.
+        s.later(1 + random.nextInt(10), () -> {
+            if (s.requested.get(ref.partition() + "@" + ref.node()) == ref) {
+                s.startSession(ref.partition(), ref.node(), null, false);
+            }
+        });
+    }
+
+    @Override
+    public void tick(ClusterSimulation.Node n, int inc) {
+        stores.get(n.id).tick();
+    }
+
+    @Override
+    public void write() {
+        if (sim.scheduler.nowMs() > writesUntilMs) {
+            return;
+        }
+        int p = hot[random.nextInt(hot.length)];
+        for (ClusterSimulation.Node n : sim.nodes) {
+            if (n.up && n.member.mastering(NS, p, n.localMs())) {
+                stores.get(n.id).clientWrite(p);
+            }
+        }
+    }
+
+    // ---- one node's data path ----
+
+    final class Store {
+        final ClusterSimulation.Node node;
+        final SimulatedStorage disk = new SimulatedStorage();
+        RecordStore store;
+        int inc;
+        final Map<Integer, PartitionReplicator> replicators = new HashMap<>();
+        final Map<Long, Write> waiting = new HashMap<>();
+        final Map<Integer, MirrorPartition> mirrors = new HashMap<>();
+        /** The master a mirrored partition answers to (the last one that sent it a batch). */
+        final Map<Integer, String> replyTo = new HashMap<>();
+        final Set<Integer> syncingHere = new HashSet<>();
+        final Map<Integer, List<EpochStart>> syncStarts = new HashMap<>();
+        final Map<String, Session> sessions = new LinkedHashMap<>();
+        final Map<String, PartitionRef> requested = new HashMap<>();
+        final Set<Integer> tracked = new HashSet<>();
+        /** Partitions this node holds data of but no replica: when it asked their master for its history. */
+        final Map<Integer, Long> releaseAskedAt = new HashMap<>();
+        /** The stream to each mirror this master last sent on (mirror incarnation and network cuts): a new one reconnects. */
+        final Map<String, Long> connections = new HashMap<>();
+        final List<Runnable> afterFsync = new ArrayList<>();
+        boolean fsyncScheduled;
+        long nextToken;
+
+        Store(ClusterSimulation.Node node) {
+            this.node = node;
+        }
+
+        String id() {
+            return node.id;
+        }
+
+        long now() {
+            return node.localMs();
+        }
+
+        void open() {
+            inc = node.incarnation;
+            Clock clock = new Clock() {
+                @Override
+                public long wallMillis() {
+                    return 1_700_000_000_000L + node.localMs();
+                }
+
+                @Override
+                public long monotonicNanos() {
+                    return sim.scheduler.nowMs() * 1_000_000L;
+                }
+            };
+            store = RecordStore.open(disk, clock, new HybridLogicalClock(clock), List.of(CONFIG), x -> { });
+        }
+
+        void crash() {
+            trace("%s crashed", id());
+            if (!powerLoss) {
+                disk.sync(); // a killed process: the page cache keeps every write
+            }
+            disk.crash(random);
+            replicators.clear();
+            waiting.clear();
+            mirrors.clear();
+            replyTo.clear();
+            syncingHere.clear();
+            syncStarts.clear();
+            sessions.clear();
+            requested.clear();
+            tracked.clear();
+            releaseAskedAt.clear();
+            connections.clear();
+            afterFsync.clear();
+            fsyncScheduled = false;
+        }
+
+        boolean alive() {
+            return node.alive(inc);
+        }
+
+        /** Runs {@code r} after {@code ms} if this process still lives. */
+        void later(long ms, Runnable r) {
+            int i = inc;
+            sim.scheduler.after(ms, () -> {
+                if (node.alive(i)) {
+                    r.run();
+                }
+            });
+        }
+
+        /** Group commit: one fsync for everything written before it, then the callbacks. */
+        void fsync(Runnable after) {
+            if (after != null) {
+                afterFsync.add(after);
+            }
+            if (fsyncScheduled) {
+                return;
+            }
+            fsyncScheduled = true;
+            later(1 + random.nextInt(diskMaxMs), () -> {
+                fsyncScheduled = false;
+                disk.sync();
+                List<Runnable> done = new ArrayList<>(afterFsync);
+                afterFsync.clear();
+                for (Map.Entry<Integer, PartitionReplicator> e : new ArrayList<>(replicators.entrySet())) {
+                    release(e.getValue().onLocalDurable(store.partitionInfo(NS, e.getKey()).lastLsn()));
+                    send(e.getValue().poll());
+                }
+                done.forEach(Runnable::run);
+            });
+        }
+
+        /** Sends on the ordered stream to another node's process; lost if either process dies or the network cuts. */
+        void stream(String to, Consumer<Store> deliver) {
+            Store target = stores.get(to);
+            ClusterSimulation.Node t = target.node;
+            int fromInc = inc;
+            int toInc = t.incarnation;
+            sim.network.stream(node.index, t.index, () -> node.alive(fromInc) && t.alive(toInc) && t.up,
+                    () -> deliver.accept(target));
+        }
+
+        // ---- master side ----
+
+        void clientWrite(int p) {
+            PartitionEntry e = node.member.view().entry(NS, p);
+            if (store.partitionInfo(NS, p).epoch() != e.epoch()) {
+                return; // not adopted yet (the server adopts with the view, before the gate sees it)
+            }
+            PartitionReplicator r = replicators.get(p);
+            if (r != null && r.deposed()) {
+                sim.count("write-refused-deposed");
+                return;
+            }
+            CommitLevel level = LEVELS[random.nextInt(LEVELS.length)];
+            Durability durability = DURABILITIES[random.nextInt(DURABILITIES.length)];
+            List<Key> ks = keys.get(p);
+            Key key = ks.get(random.nextInt(ks.size()));
+            WritePolicy policy = WritePolicy.DEFAULT.withCommitLevel(level).withDurability(durability);
+            WriteOutcome o = random.nextInt(8) == 0 ? store.delete(key, policy)
+                    : store.put(key, List.of(new BinValidator.NamedValue("v", Value.of(++nextValue))), policy);
+            if (!(o instanceof WriteOutcome.Written w)) {
+                return;
+            }
+            Write write = new Write(p, w.epoch(), w.lsn(), level, durability, key.digest(), id());
+            trace("%s writes %s", id(), write);
+            writes.add(write);
+            sim.count("write");
+            if (r == null) {
+                if (durability == Durability.ASYNC) {
+                    ack(write);
+                } else {
+                    fsync(() -> ack(write));
+                }
+                return;
+            }
+            long token = ++nextToken;
+            waiting.put(token, write);
+            PartitionReplicator.Outcome out = r.onCommitted(w.entry(), level, durability, token);
+            release(out.acknowledge());
+            resync(p, out.needResync());
+            if (durability == Durability.SYNC) {
+                fsync(null);
+            }
+            send(r.poll());
+        }
+
+        void ack(Write w) {
+            trace("acked %s", w);
+            w.acked = true;
+            sim.count("acked");
+        }
+
+        void release(List<Long> tokens) {
+            for (long t : tokens) {
+                Write w = waiting.remove(t);
+                if (w != null) {
+                    ack(w);
+                }
+            }
+        }
+
+        void send(List<PartitionReplicator.Send> sends) {
+            for (PartitionReplicator.Send s : sends) {
+                connect(s.mirror());
+                ReplicateBatch b = s.batch();
+                String from = id();
+                stream(s.mirror(), m -> m.onBatch(from, b));
+            }
+        }
+
+        /** A new stream to {@code mirror}: every partition resumes from what the mirror last said it holds durably. */
+        void connect(String mirror) {
+            long key = ((long) stores.get(mirror).node.incarnation << 40) ^ sim.network.cuts;
+            Long was = connections.put(mirror, key);
+            if (was != null && was == key) {
+                return;
+            }
+            for (Map.Entry<Integer, PartitionReplicator> e : replicators.entrySet()) {
+                PartitionReplicator r = e.getValue();
+                AckTriplet held = r.mirrorHoldings().get(mirror);
+                if (held != null && !r.syncing(mirror)) {
+                    PartitionReplicator.Outcome o = r.onMirrorConnected(mirror, AckTriplet.durable(held.committedLsn()));
+                    release(o.acknowledge());
+                    resync(e.getKey(), o.needResync());
+                }
+            }
+        }
+
+        void onReply(String mirror, MirrorReply reply) {
+            PartitionReplicator r = replicators.get(reply.partition());
+            if (r == null) {
+                return;
+            }
+            PartitionReplicator.Outcome o = r.onReply(mirror, reply);
+            release(o.acknowledge());
+            if (o.deposed()) {
+                sim.count("deposed");
+                waiting.keySet().removeAll(r.pendingTokens());
+            }
+            resync(reply.partition(), o.needResync());
+            send(r.poll());
+        }
+
+        void tick() {
+            long now = now();
+            for (Map.Entry<Integer, PartitionReplicator> e : new ArrayList<>(replicators.entrySet())) {
+                PartitionReplicator r = e.getValue();
+                Set<String> behind = r.tick(now);
+                resync(e.getKey(), behind);
+                send(r.poll());
+            }
+            for (Session s : new ArrayList<>(sessions.values())) {
+                PartitionReplicator r = replicators.get(s.p);
+                boolean wanted = r != null && r.mirrorHoldings().containsKey(s.mirror) && (s.plan == null || r.syncing(s.mirror));
+                if (!wanted) {
+                    sessions.remove(s.key(), s);
+                } else if (s.awaitingSince >= 0 && now - s.awaitingSince >= SYNC_RETRY_MS) {
+                    sim.count("sync-restarted");
+                    startSession(s.p, s.mirror, s.floor, true);
+                }
+            }
+            requested.values().removeIf(ref -> !node.member.syncWanted(ref));
+            for (Map.Entry<Integer, MirrorPartition> e : new ArrayList<>(mirrors.entrySet())) {
+                startFlush(e.getKey(), e.getValue(), e.getValue().tick(now));
+            }
+            if (random.nextInt(8) == 0) {
+                fsync(null); // the WAL reaches the disk now and then without anyone waiting
+            }
+            askToRelease(now);
+        }
+
+        /**
+         * A partition this node holds data of without being its replica (a deposed master
+         * whose place went to another node): ask its master for its history, account for the
+         * divergent tail against it and drop the partition.
+         */
+        void askToRelease(long now) {
+            ClusterView v = node.member.view();
+            for (int p : hot) {
+                PartitionEntry e = v.entry(NS, p);
+                if (e.epoch() == 0 || e.replicaOn(id()) != null || e.master() == null || !e.available() || syncingHere.contains(p)
+                        || syncStarts.containsKey(p)) {
+                    continue;
+                }
+                Long asked = releaseAskedAt.get(p);
+                if (asked != null && now - asked < SYNC_RETRY_MS) {
+                    continue;
+                }
+                if (store.partitionInfo(NS, p).lastLsn() == 0 && store.countRecords(NS, p) == 0) {
+                    continue;
+                }
+                releaseAskedAt.put(p, now);
+                String me = id();
+                stream(e.master(), m -> m.onReleaseAsked(me, p));
+            }
+        }
+
+        /** Another node asks for this node's history of a partition, to release its own copy. */
+        void onReleaseAsked(String from, int p) {
+            PartitionEntry e = node.member.view().entry(NS, p);
+            PartitionInfo info = store.partitionInfo(NS, p);
+            if (!id().equals(e.master()) || e.replicaOn(from) != null || info.epoch() != e.epoch()) {
+                // Not the master, or it still counts the asker as a replica (the asker's view may
+                // lag behind the one that added it back): no answer, the asker asks again.
+                return;
+            }
+            List<EpochStart> starts = store.epochStarts(NS, p);
+            String me = id();
+            stream(from, s -> s.onRelease(me, p, info.epoch(), info.lastLsn(), starts));
+        }
+
+        void onRelease(String master, int p, long epoch, long lastLsn, List<EpochStart> starts) {
+            releaseAskedAt.remove(p);
+            PartitionEntry e = node.member.view().entry(NS, p);
+            if (e.replicaOn(id()) != null || !master.equals(e.master()) || epoch < e.epoch() || syncingHere.contains(p)
+                    || syncStarts.containsKey(p)) {
+                return; // a replica again, or the answer is not the current master's history: ask again later
+            }
+            mirrors.remove(p);
+            replyTo.remove(p);
+            trace("%s releases p%d (at lsn %d) against %s's history through %d epoch %d %s", id(), p, store.partitionInfo(NS, p).lastLsn(),
+                    master, lastLsn, epoch, starts);
+            store.release(NS, p, (int) epoch, lastLsn, starts, id());
+            sim.count("released");
+        }
+
+        // ---- views ----
+
+        void onView(ClusterView previous, ClusterView current) {
+            NamespaceTable t = current.table(NS);
+            if (t == null) {
+                return;
+            }
+            // Promotions first: what the cache acknowledged is written, and the failover check runs.
+            boolean wrote = false;
+            for (int p : hot) {
+                PartitionEntry before = previous.entry(NS, p);
+                PartitionEntry e = t.entry(p);
+                if (id().equals(e.master()) && !id().equals(before.master())) {
+                    syncingHere.remove(p);
+                    MirrorPartition m = mirrors.remove(p);
+                    if (m != null) {
+                        MirrorPartition.Flush f = m.flushAll();
+                        if (f != null) {
+                            store.applyReplicated(NS, p, f.entries());
+                        }
+                        wrote = true;
+                    }
+                    long reported = t.failedMasterLsn(p);
+                    if (reported >= 0 && before.master() != null) {
+                        LossRecord r = store.recordFailoverGap(NS, p, before.epoch(), e.epoch(), before.master(), reported, id());
+                        if (r != null) {
+                            sim.count("failover-record");
+                        }
+                        wrote = true;
+                    }
+                }
+            }
+            if (wrote) {
+                disk.sync(); // the promotion's fsync, before serving
+            }
+            // Replicators before the epochs: as in the server.
+            for (int p : hot) {
+                PartitionEntry e = t.entry(p);
+                PartitionEntry before = previous.entry(NS, p);
+                if (before.equals(e) && previous.table(NS) != null) {
+                    continue;
+                }
+                trace("%s view %d p%d: %s (store at lsn %d epoch %d)", id(), current.version(), p, e, store.partitionInfo(NS, p).lastLsn(),
+                        store.partitionInfo(NS, p).epoch());
+                if (id().equals(e.master()) && e.epoch() > 0) {
+                    Map<String, ReplicaState> states = new LinkedHashMap<>();
+                    for (Replica r : e.mirrors()) {
+                        states.put(r.node(), r.state());
+                    }
+                    PartitionReplicator r = replicators.get(p);
+                    if (r == null) {
+                        if (states.isEmpty()) {
+                            continue;
+                        }
+                        r = new PartitionReplicator(NS, p, e.epoch(), store.partitionInfo(NS, p).lastLsn(), replicatorConfig);
+                        replicators.put(p, r);
+                    }
+                    release(r.onView(e.epoch(), states));
+                    trackChanges(p, states, r.mirrorHoldings());
+                    send(r.poll());
+                } else {
+                    if (tracked.remove(p)) {
+                        store.stopTracking(NS, p);
+                    }
+                    PartitionReplicator r = replicators.remove(p);
+                    if (r != null) {
+                        waiting.keySet().removeAll(r.pendingTokens()); // those clients get UNAVAILABLE
+                    }
+                }
+            }
+            for (int p : hot) {
+                PartitionEntry e = t.entry(p);
+                if (id().equals(e.master()) && e.epoch() > 0) {
+                    store.adoptEpoch(NS, p, e.epoch());
+                }
+            }
+        }
+
+        void trackChanges(int p, Map<String, ReplicaState> states, Map<String, AckTriplet> held) {
+            long since = Long.MAX_VALUE;
+            boolean allInSync = true;
+            for (Map.Entry<String, ReplicaState> m : states.entrySet()) {
+                if (m.getValue() == ReplicaState.ABSENT) {
+                    AckTriplet h = held.get(m.getKey());
+                    since = Math.min(since, h == null ? 1 : h.committedLsn() + 1);
+                }
+                allInSync &= m.getValue() == ReplicaState.IN_SYNC;
+            }
+            if (since != Long.MAX_VALUE) {
+                tracked.add(p);
+                store.startTracking(NS, p, since, trackingMaxKeys);
+            } else if (allInSync && tracked.remove(p)) {
+                store.stopTracking(NS, p);
+            }
+        }
+
+        // ---- mirror side ----
+
+        void onBatch(String master, ReplicateBatch b) {
+            int p = b.partition();
+            if (syncingHere.contains(p)) {
+                return; // a sync is rewriting the partition; the master streams again after it
+            }
+            MirrorPartition m = mirrors.computeIfAbsent(p, k -> {
+                PartitionInfo info = store.partitionInfo(NS, k);
+                return new MirrorPartition(NS, k, info.epoch(), info.lastLsn(), mirrorConfig);
+            });
+            replyTo.put(p, master);
+            MirrorPartition.Step step = m.onBatch(b, now());
+            MirrorReply reply = step.reply();
+            if (reply instanceof MirrorReply.Refused refused && refused.reason() == MirrorReply.Reason.STALE_EPOCH) {
+                mirrors.remove(p, m); // a deposed master: keep no mirror state
+            }
+            MirrorReply flushed = startFlush(p, m, step.flush());
+            if (flushed != null) {
+                reply = flushed;
+            }
+            if (reply != null) {
+                MirrorReply r = reply;
+                String me = id();
+                stream(master, s -> s.onReply(me, r));
+            }
+        }
+
+        /** Writes a flush now; an ASYNC one completes at once (returns the answer), a SYNC one after the next fsync. */
+        MirrorReply startFlush(int p, MirrorPartition m, MirrorPartition.Flush f) {
+            if (f == null) {
+                return null;
+            }
+            store.applyReplicated(NS, p, f.entries());
+            if (!f.fsync()) {
+                MirrorPartition.Step s = m.onFlushed(f, now());
+                MirrorReply next = startFlush(p, m, s.flush());
+                return next != null ? next : s.reply();
+            }
+            fsync(() -> {
+                if (mirrors.get(p) != m) {
+                    return; // replaced by a sync or a promotion meanwhile
+                }
+                MirrorPartition.Step s = m.onFlushed(f, now());
+                MirrorReply r = s.reply();
+                MirrorReply next = startFlush(p, m, s.flush());
+                if (next != null) {
+                    r = next;
+                }
+                String master = replyTo.get(p);
+                if (r != null && master != null) {
+                    MirrorReply reply = r;
+                    String me = id();
+                    stream(master, st -> st.onReply(me, reply));
+                }
+            });
+            return null;
+        }
+
+        // ---- syncs: the master's side ----
+
+        final class Session {
+            final long id = ++nextSession;
+            final int p;
+            final String mirror;
+            final ResyncPath floor;
+            /** The master's epoch of the partition: a mirror that has seen a newer one refuses the sync. */
+            long fence;
+            ResyncPlanner.Plan plan;
+            long awaitingSince;
+            int seq = -1;
+            long epoch;
+            long through;
+            long lastHlc;
+            List<EpochStart> starts = List.of();
+            List<byte[]> records = List.of();
+            List<Digest> gone = List.of();
+            int nextItem;
+            long nextLsn;
+
+            Session(int p, String mirror, ResyncPath floor) {
+                this.p = p;
+                this.mirror = mirror;
+                this.floor = floor;
+            }
+
+            String key() {
+                return p + "@" + mirror;
+            }
+        }
+
+        void resync(int p, Set<String> mirrorsBehind) {
+            for (String m : mirrorsBehind) {
+                startSession(p, m, null, false);
+            }
+        }
+
+        void startSession(int p, String mirror, ResyncPath floor, boolean over) {
+            if (!over && sessions.containsKey(p + "@" + mirror)) {
+                return;
+            }
+            PartitionReplicator r = replicators.get(p);
+            if (r == null) {
+                return;
+            }
+            Session s = new Session(p, mirror, floor);
+            s.fence = r.epoch();
+            sessions.put(s.key(), s);
+            s.awaitingSince = now();
+            long sid = s.id;
+            long fence = s.fence;
+            String me = id();
+            stream(mirror, m -> m.onProbe(me, p, sid, fence));
+        }
+
+        void onProbeReply(String mirror, int p, long sid, long committed, long lastEntryEpoch, boolean hasRecords) {
+            Session s = sessions.get(p + "@" + mirror);
+            PartitionReplicator r = replicators.get(p);
+            if (s == null || s.id != sid || r == null) {
+                return;
+            }
+            ResyncPath first = random.nextInt(4) == 0 ? ResyncPath.values()[random.nextInt(3)] : null;
+            SyncStart start = SyncStart.prepare(store, NS, p, committed, hasRecords, lastEntryEpoch, store.countRecords(NS, p), first, s.floor);
+            ResyncPlanner.Plan plan = start.plan();
+            s.plan = plan;
+            s.epoch = start.epoch();
+            s.through = start.through();
+            s.lastHlc = start.lastHlc();
+            s.starts = start.starts();
+            s.records = start.records();
+            s.gone = start.gone();
+            s.nextLsn = start.nextLsn();
+            sim.count("sync-" + plan.path());
+            trace("%s syncs p%d to %s by %s through %d (mirror at %d): %s", id(), p, mirror, plan.path(), s.through, committed, plan.why());
+            r.beginSync(mirror, s.through);
+            sendNext(s);
+        }
+
+        void sendNext(Session s) {
+            Chunk c;
+            switch (s.plan.path()) {
+                case LOG -> {
+                    List<LogEntry> entries = s.nextLsn > s.through ? List.of()
+                            : store.readLog(NS, s.p, s.nextLsn, (int) Math.min(CHUNK, s.through - s.nextLsn + 1));
+                    if (s.nextLsn <= s.through && (entries.isEmpty() || entries.get(0).lsn() != s.nextLsn)) {
+                        sim.count("sync-escalated");
+                        startSession(s.p, s.mirror, ResyncPath.TRACKED, true);
+                        return;
+                    }
+                    s.nextLsn += entries.size();
+                    c = new Chunk(s.id, s.seq + 1, ResyncPath.LOG, s.fence, s.epoch, s.through, s.lastHlc, List.of(), List.of(), List.of(), entries,
+                            s.nextLsn > s.through);
+                }
+                default -> {
+                    List<byte[]> recs = new ArrayList<>();
+                    while (s.nextItem < s.records.size() && recs.size() < CHUNK) {
+                        recs.add(s.records.get(s.nextItem++));
+                    }
+                    boolean firstChunk = s.seq < 0;
+                    c = new Chunk(s.id, s.seq + 1, s.plan.path(), s.fence, s.epoch, s.through, s.lastHlc, firstChunk ? s.starts : List.of(),
+                            firstChunk ? s.gone : List.of(), recs, List.of(), s.nextItem >= s.records.size());
+                }
+            }
+            s.seq++;
+            s.awaitingSince = now();
+            String me = id();
+            int p = s.p;
+            stream(s.mirror, m -> m.onChunk(me, p, c));
+        }
+
+        /** The mirror refused a sync: it has seen a newer epoch of the partition, so this master is deposed. */
+        void onSyncFenced(String mirror, int p, long sid, long mirrorEpoch, AckTriplet holds) {
+            Session s = sessions.get(p + "@" + mirror);
+            if (s == null || s.id != sid) {
+                return;
+            }
+            sessions.remove(s.key(), s);
+            sim.count("sync-fenced");
+            PartitionReplicator r = replicators.get(p);
+            if (r != null) {
+                onReply(mirror, new MirrorReply.Refused(NS, p, mirrorEpoch, MirrorReply.Reason.STALE_EPOCH, holds.receivedLsn() + 1, holds));
+            }
+        }
+
+        void onChunkAck(String mirror, int p, long sid, int nextSeq, String failed, long copiedThrough) {
+            Session s = sessions.get(p + "@" + mirror);
+            if (s == null || s.id != sid) {
+                return;
+            }
+            s.awaitingSince = -1;
+            if (failed != null) {
+                sim.count("sync-escalated");
+                ResyncPath path = s.plan == null ? ResyncPath.LOG : s.plan.path();
+                startSession(p, mirror, path.next(), true);
+                return;
+            }
+            if (copiedThrough < 0) {
+                if (nextSeq == s.seq + 1) {
+                    sendNext(s);
+                }
+                return;
+            }
+            PartitionReplicator r = replicators.get(p);
+            sessions.remove(s.key(), s);
+            if (r == null) {
+                return;
+            }
+            PartitionReplicator.Outcome o = r.onResynced(mirror, copiedThrough);
+            release(o.acknowledge());
+            PartitionRef ref = requested.remove(s.key());
+            if (ref != null && o.needResync().isEmpty()) {
+                node.member.onSyncComplete(ref);
+                sim.count("sync-done");
+            } else if (ref != null) {
+                requested.put(s.key(), ref);
+            }
+            resync(p, o.needResync());
+            send(r.poll());
+        }
+
+        // ---- syncs: the mirror's side ----
+
+        /** The newest epoch of the partition this node has seen (its store's, its mirror state's). */
+        long knownEpoch(int p) {
+            MirrorPartition m = mirrors.get(p);
+            return Math.max(store.partitionInfo(NS, p).epoch(), m == null ? 0 : m.epoch());
+        }
+
+        /** A sync from a master older than what this node has seen is refused: a deposed master must not overwrite a newer history. */
+        boolean fenced(String master, int p, long sid, long fence) {
+            long known = knownEpoch(p);
+            if (fence >= known) {
+                return false;
+            }
+            PartitionInfo info = store.partitionInfo(NS, p);
+            AckTriplet holds = AckTriplet.durable(info.lastLsn());
+            String me = id();
+            trace("%s refuses a sync of p%d from %s in epoch %d: it has seen epoch %d", me, p, master, fence, known);
+            stream(master, s -> s.onSyncFenced(me, p, sid, known, holds));
+            return true;
+        }
+
+        void onProbe(String master, int p, long sid, long fence) {
+            if (fenced(master, p, sid, fence)) {
+                return;
+            }
+            syncingHere.add(p);
+            mirrors.remove(p);
+            PartitionInfo info = store.partitionInfo(NS, p);
+            long last = info.lastLsn();
+            long lastEpoch = last == 0 ? 0 : store.epochAt(NS, p, last);
+            boolean hasRecords = store.countRecords(NS, p) > 0;
+            String me = id();
+            stream(master, s -> s.onProbeReply(me, p, sid, last, lastEpoch, hasRecords));
+        }
+
+        void onChunk(String master, int p, Chunk c) {
+            if (fenced(master, p, c.session(), c.fence())) {
+                return;
+            }
+            String me = id();
+            trace("%s chunk %d of %s from %s p%d through %d last=%s (store at %d)", me, c.seq(), c.kind(), master, p, c.through(), c.last(),
+                    store.partitionInfo(NS, p).lastLsn());
+            try {
+                if (c.kind() == ResyncPath.LOG) {
+                    long at = store.partitionInfo(NS, p).lastLsn();
+                    if (!c.entries().isEmpty() && c.entries().get(0).lsn() != at + 1) {
+                        throw new IllegalStateException("log replay chunk starts at lsn " + c.entries().get(0).lsn() + " but this replica is at " + at);
+                    }
+                    if (!c.entries().isEmpty()) {
+                        store.applyReplicated(NS, p, c.entries());
+                    }
+                } else {
+                    if (c.seq() == 0) {
+                        syncStarts.put(p, c.starts());
+                        store.beginSync(NS, p, c.kind() == ResyncPath.COPY, (int) c.epoch(), c.through(), c.starts(), me);
+                    } else if (!syncStarts.containsKey(p)) {
+                        throw new IllegalStateException("chunk " + c.seq() + " of a sync whose first chunk this replica did not apply");
+                    }
+                    store.applySyncRecords(NS, p, c.records(), c.gone());
+                    if (c.last()) {
+                        store.finishSync(NS, p, (int) c.epoch(), c.through(), c.lastHlc(), syncStarts.remove(p));
+                    }
+                }
+            } catch (RuntimeException e) {
+                syncStarts.remove(p);
+                sim.count("sync-chunk-failed");
+                String why = String.valueOf(e.getMessage());
+                stream(master, s -> s.onChunkAck(me, p, c.session(), -1, why, -1));
+                return;
+            }
+            if (!c.last()) {
+                stream(master, s -> s.onChunkAck(me, p, c.session(), c.seq() + 1, null, -1));
+                return;
+            }
+            long at = store.partitionInfo(NS, p).lastLsn();
+            if (at != c.through()) {
+                String why = "after the last chunk this replica is at lsn " + at + ", not " + c.through();
+                stream(master, s -> s.onChunkAck(me, p, c.session(), -1, why, -1));
+                return;
+            }
+            mirrors.put(p, new MirrorPartition(NS, p, c.epoch(), c.through(), mirrorConfig));
+            replyTo.put(p, master);
+            syncingHere.remove(p);
+            fsync(() -> stream(master, s -> s.onChunkAck(me, p, c.session(), -1, null, c.through())));
+        }
+    }
+
+    /** One message of a sync from master to mirror. */
+    record Chunk(long session, int seq, ResyncPath kind, long fence, long epoch, long through, long lastHlc, List<EpochStart> starts,
+                 List<Digest> gone, List<byte[]> records, List<LogEntry> entries, boolean last) {}
+
+    // ---- checkers ----
+
+    @Override
+    public void checkConverged() {
+        ClusterView v = sim.nodes.stream().filter(n -> n.up).findFirst().orElseThrow().member.view();
+        List<LossRecord> ledger = new ArrayList<>();
+        for (Store s : stores.values()) {
+            ledger.addAll(s.store.losses());
+        }
+        for (int p : hot) {
+            PartitionEntry e = v.entry(NS, p);
+            Store master = stores.get(e.master());
+            RecordStore ms = master.store;
+            PartitionInfo mi = ms.partitionInfo(NS, p);
+            // Replicas: identical positions, records and logs; every log gapless.
+            for (Replica r : e.replicas()) {
+                Store rs = stores.get(r.node());
+                MirrorPartition cached = rs.mirrors.get(p);
+                if (cached != null && cached.holds().cachedCount() > 0) {
+                    sim.fail("partition %d: mirror %s still caches %s after the quiet period", p, r.node(), cached.holds());
+                }
+                PartitionInfo ri = rs.store.partitionInfo(NS, p);
+                if (ri.lastLsn() != mi.lastLsn() || ri.epoch() > mi.epoch()) {
+                    sim.fail("partition %d: replica %s is at lsn %d epoch %d, master %s at lsn %d epoch %d", p, r.node(), ri.lastLsn(),
+                            ri.epoch(), e.master(), mi.lastLsn(), mi.epoch());
+                }
+                for (Key k : keys.get(p)) {
+                    if (!java.util.Objects.equals(ms.get(k), rs.store.get(k))) {
+                        sim.fail("partition %d: record %s differs: master %s has %s, replica %s has %s", p, k, e.master(), ms.get(k),
+                                r.node(), rs.store.get(k));
+                    }
+                }
+                Map<Long, LogEntry> log = log(rs.store, p, ri);
+                Map<Long, LogEntry> mlog = log(ms, p, mi);
+                for (Map.Entry<Long, LogEntry> le : log.entrySet()) {
+                    LogEntry other = mlog.get(le.getKey());
+                    if (other != null && !other.equals(le.getValue())) {
+                        sim.fail("partition %d: log entry %d differs between %s and master %s", p, le.getKey(), r.node(), e.master());
+                    }
+                    if (ms.epochAt(NS, p, le.getKey()) != le.getValue().epoch()) {
+                        sim.fail("partition %d: replica %s holds lsn %d of epoch %d; the master's history has epoch %d there", p, r.node(),
+                                le.getKey(), le.getValue().epoch(), ms.epochAt(NS, p, le.getKey()));
+                    }
+                }
+            }
+            // Writes against the master's history.
+            for (Write w : writes) {
+                if (w.partition != p) {
+                    continue;
+                }
+                boolean survived = survived(ms, mi, w);
+                if (survived || !w.acked) {
+                    continue;
+                }
+                if (w.level == CommitLevel.ALL && w.durability == Durability.SYNC) {
+                    sim.fail("acknowledged ALL+SYNC %s lost (the history holds epoch %d at lsn %d; master %s at lsn %d)", w,
+                            ms.epochAt(NS, p, w.lsn), w.lsn, e.master(), mi.lastLsn());
+                }
+                boolean listed = false;
+                for (LossRecord r : ledger) {
+                    if (r.partition() == p && r.epoch() == w.epoch && r.fromLsn() <= w.lsn && w.lsn <= r.toLsn()
+                            && (r.kind() == LossRecord.Kind.FAILOVER || r.digests().contains(w.digest))) {
+                        listed = true;
+                    }
+                }
+                if (!listed) {
+                    sim.fail("acknowledged %s lost and not in the ledger %s", w, ledger);
+                }
+                sim.count("lost-acked-listed");
+            }
+        }
+        // No false entries: each record's writes are gone, and an ACKNOWLEDGED one counts only acknowledged writes.
+        for (LossRecord r : ledger) {
+            if (!hot(r.partition()) || r.count() < 1) {
+                sim.fail("ledger record for an unwritten partition or empty: %s", r);
+            }
+            Store master = stores.get(v.entry(NS, r.partition()).master());
+            PartitionInfo mi = master.store.partitionInfo(NS, r.partition());
+            int acked = 0;
+            int inRange = 0;
+            for (Write w : writes) {
+                if (w.partition == r.partition() && w.epoch == r.epoch() && w.lsn >= r.fromLsn() && w.lsn <= r.toLsn()) {
+                    if (survived(master.store, mi, w)) {
+                        sim.fail("ledger record %s lists %s, which the history holds", r, w);
+                    }
+                    inRange++;
+                    if (w.acked && (r.kind() == LossRecord.Kind.FAILOVER || r.digests().contains(w.digest))) {
+                        acked++;
+                    }
+                }
+            }
+            if (r.certainty() == LossRecord.Certainty.ACKNOWLEDGED && acked < r.count()) {
+                sim.fail("ledger record %s says %d acknowledged writes; %d of its writes were acknowledged", r, r.count(), acked);
+            }
+            sim.count("ledger-" + r.kind() + "-" + r.certainty());
+            if (r.kind() == LossRecord.Kind.FAILOVER && inRange == 0) {
+                sim.count("ledger-FAILOVER-nothing-written-in-its-epoch");
+            }
+        }
+    }
+
+    /** Whether the partition's history (its log where it reaches, its epoch starts elsewhere) holds {@code w}. */
+    private static boolean survived(RecordStore ms, PartitionInfo mi, Write w) {
+        if (w.lsn > mi.lastLsn()) {
+            return false;
+        }
+        List<LogEntry> at = w.lsn >= mi.firstLsn() ? ms.readLog(NS, w.partition, w.lsn, 1) : List.of();
+        if (!at.isEmpty() && at.get(0).lsn() == w.lsn) {
+            return at.get(0).epoch() == w.epoch && at.get(0).digest().equals(w.digest);
+        }
+        return ms.epochAt(NS, w.partition, w.lsn) == w.epoch;
+    }
+
+    /** The replica's log, checked gapless from its first to its last LSN. */
+    private Map<Long, LogEntry> log(RecordStore s, int p, PartitionInfo info) {
+        Map<Long, LogEntry> out = new TreeMap<>();
+        long next = info.firstLsn();
+        while (next <= info.lastLsn()) {
+            List<LogEntry> chunk = s.readLog(NS, p, next, 64);
+            if (chunk.isEmpty() || chunk.get(0).lsn() != next) {
+                sim.fail("partition %d: log has a gap at lsn %d (first %d, last %d)", p, next, info.firstLsn(), info.lastLsn());
+            }
+            for (LogEntry e : chunk) {
+                if (e.lsn() != next) {
+                    sim.fail("partition %d: log has a gap at lsn %d", p, next);
+                }
+                out.put(e.lsn(), e);
+                next++;
+            }
+        }
+        return out;
+    }
+}
