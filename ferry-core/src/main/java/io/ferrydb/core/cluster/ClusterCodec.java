@@ -19,7 +19,8 @@ import java.util.TreeMap;
  */
 public final class ClusterCodec {
     /** 2: views carry the failed masters' last reported LSNs (format 1 still decodes, without them). */
-    private static final int FORMAT = 2;
+    /** 3: members and joins carry the process incarnation. 2: views carry failed masters' LSNs. */
+    private static final int FORMAT = 3;
     private static final int JOIN = 1;
     private static final int FAILED = 2;
     private static final int DECOMMISSION = 3;
@@ -59,6 +60,9 @@ public final class ClusterCodec {
         }
         w.i64(c.timeMs());
         writeLsns(w, c.lsns());
+        if (c instanceof ClusterCommand.Join j) {
+            w.i64(j.incarnation());
+        }
         return w.toByteArray();
     }
 
@@ -72,7 +76,9 @@ public final class ClusterCodec {
                 String http = r.shortString();
                 boolean voter = r.u8() == 1;
                 List<NamespaceSpec> nss = readNamespaces(r);
-                return new ClusterCommand.Join(node, address, http, voter, nss, r.i64(), readLsns(r));
+                long timeMs = r.i64();
+                List<LsnReport> lsns = readLsns(r);
+                return new ClusterCommand.Join(node, address, http, voter, nss, timeMs, lsns, bytes[0] >= 3 ? r.i64() : 0);
             }
             case FAILED: {
                 String node = r.shortString();
@@ -182,7 +188,8 @@ public final class ClusterCodec {
         w.i32(ids.size());
         for (Member m : view.members().values()) {
             index.put(m.id(), index.size());
-            w.shortString(m.id()).shortString(m.address()).shortString(m.httpAddress()).u8(m.voter() ? 1 : 0).u8(m.liveness().ordinal());
+            w.shortString(m.id()).shortString(m.address()).shortString(m.httpAddress()).u8(m.voter() ? 1 : 0).u8(m.liveness().ordinal())
+                    .i64(m.incarnation());
         }
         w.i32(view.tables().size());
         for (NamespaceTable t : view.tables().values()) {
@@ -222,7 +229,8 @@ public final class ClusterCodec {
         SortedMap<String, Member> members = new TreeMap<>();
         List<String> ids = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            Member m = new Member(r.shortString(), r.shortString(), r.shortString(), r.u8() == 1, LIVENESS[r.u8()]);
+            Member m = new Member(r.shortString(), r.shortString(), r.shortString(), r.u8() == 1, LIVENESS[r.u8()],
+                    format >= 3 ? r.i64() : 0);
             members.put(m.id(), m);
             ids.add(m.id());
         }
@@ -381,6 +389,7 @@ public final class ClusterCodec {
         for (PartitionRef r : hb.caughtUp()) {
             w.shortString(r.namespace()).u16(r.partition()).shortString(r.node()).i64(r.epoch());
         }
+        w.i64(hb.incarnation());
         return w.toByteArray();
     }
 
@@ -411,7 +420,9 @@ public final class ClusterCodec {
         for (int i = 0; i < nc; i++) {
             refs.add(new PartitionRef(r.shortString(), r.u16(), r.shortString(), r.i64()));
         }
-        return new HeartbeatRequest(node, address, http, voter, nss, known, lsns, refs);
+        // Added after the first format: a heartbeat from an older node ends here.
+        long incarnation = r.atEnd() ? 0 : r.i64();
+        return new HeartbeatRequest(node, address, http, voter, nss, known, lsns, refs, incarnation);
     }
 
     public static byte[] encodeHeartbeatReply(HeartbeatReply reply) {

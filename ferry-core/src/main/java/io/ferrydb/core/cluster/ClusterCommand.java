@@ -17,7 +17,12 @@ public sealed interface ClusterCommand {
 
     /** A node joins or returns (keeping its id and data). */
     record Join(String node, String address, String httpAddress, boolean voter, List<NamespaceSpec> namespaces,
-                long timeMs, List<LsnReport> lsns) implements ClusterCommand {
+                long timeMs, List<LsnReport> lsns, long incarnation) implements ClusterCommand {
+        public Join(String node, String address, String httpAddress, boolean voter, List<NamespaceSpec> namespaces, long timeMs,
+                    List<LsnReport> lsns) {
+            this(node, address, httpAddress, voter, namespaces, timeMs, lsns, 0);
+        }
+
         public Join {
             namespaces = List.copyOf(namespaces);
             lsns = List.copyOf(lsns);

@@ -55,6 +55,8 @@ public final class ClusterMember {
     private final Outbox outbox;
     private final LsnSource lsnSource;
     private final SyncDriver syncDriver;
+    /** This process's identity in heartbeats: the leader fences a member whose process restarted unnoticed. */
+    private final long incarnation = java.util.concurrent.ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
 
     private ClusterView view = ClusterView.EMPTY;
     private long leaseUntilMs = Long.MIN_VALUE;
@@ -97,7 +99,7 @@ public final class ClusterMember {
             lsns.put(ns.name(), lsnSource.lastLsns(ns.name()));
         }
         outbox.sendHeartbeat(new HeartbeatRequest(nodeId, address, httpAddress, voter, namespaces, view.version(), lsns,
-                new ArrayList<>(caughtUp)), nowMs);
+                new ArrayList<>(caughtUp), incarnation), nowMs);
     }
 
     public void onHeartbeatReply(HeartbeatReply reply, long sentAtMs) {

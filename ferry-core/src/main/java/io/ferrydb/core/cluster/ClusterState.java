@@ -119,8 +119,8 @@ public final class ClusterState {
         Member old = members.get(j.node());
         Liveness next = leaving.contains(j.node()) ? Liveness.LEAVING : Liveness.ALIVE;
         boolean changedMember = old == null || old.liveness() != next || !old.address().equals(j.address())
-                || !old.httpAddress().equals(j.httpAddress()) || old.voter() != j.voter();
-        members.put(j.node(), new Member(j.node(), j.address(), j.httpAddress(), j.voter(), next));
+                || !old.httpAddress().equals(j.httpAddress()) || old.voter() != j.voter() || old.incarnation() != j.incarnation();
+        members.put(j.node(), new Member(j.node(), j.address(), j.httpAddress(), j.voter(), next, j.incarnation()));
         boolean created = false;
         for (NamespaceSpec ns : j.namespaces()) {
             if (!tables.containsKey(ns.name())) {

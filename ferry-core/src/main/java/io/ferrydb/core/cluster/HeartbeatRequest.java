@@ -8,11 +8,18 @@ import java.util.Map;
  * (so the first heartbeat is its join), the table version it holds, its last LSN of
  * every partition it holds a replica of, and the replicas it finished syncing.
  *
- * @param lsns per namespace, the node's last committed LSN per partition (-1: holds none)
+ * @param lsns        per namespace, the node's last committed LSN per partition (-1: holds none)
+ * @param incarnation identifies the node's process (chosen at random when it starts; 0: unknown): a
+ *                    new one from a member not declared failed means the process restarted
  */
 public record HeartbeatRequest(String node, String address, String httpAddress, boolean voter,
                                List<NamespaceSpec> namespaces, long knownVersion,
-                               Map<String, long[]> lsns, List<PartitionRef> caughtUp) {
+                               Map<String, long[]> lsns, List<PartitionRef> caughtUp, long incarnation) {
+    public HeartbeatRequest(String node, String address, String httpAddress, boolean voter, List<NamespaceSpec> namespaces, long knownVersion,
+                            Map<String, long[]> lsns, List<PartitionRef> caughtUp) {
+        this(node, address, httpAddress, voter, namespaces, knownVersion, lsns, caughtUp, 0);
+    }
+
     public HeartbeatRequest {
         namespaces = List.copyOf(namespaces);
         lsns = Map.copyOf(lsns);

@@ -50,18 +50,22 @@ public final class DivergentTail {
 
     public static Accounting account(String ns, int partition, List<LogEntry> tail, EpochStart replacedBy, String node,
                                      long nowMs, java.util.function.LongSupplier nextId) {
-        Map<LossRecord.Certainty, List<LogEntry>> lost = new EnumMap<>(LossRecord.Certainty.class);
+        // One record per epoch and certainty: a tail can span epochs (a master deposed after
+        // serving several in a row), and a record names the epoch its writes were made in (the
+        // first version put a tail of epochs 3 and 4 under epoch 3: NodeSimulationTest).
+        Map<Long, Map<LossRecord.Certainty, List<LogEntry>>> lost = new java.util.TreeMap<>();
         long dropped = 0;
         for (LogEntry e : tail) {
             LossRecord.Certainty c = certainty(e.ack(), replacedBy.cacheLost());
             if (c == null) {
                 dropped++;
             } else {
-                lost.computeIfAbsent(c, k -> new ArrayList<>()).add(e);
+                lost.computeIfAbsent((long) e.epoch(), k -> new EnumMap<>(LossRecord.Certainty.class))
+                        .computeIfAbsent(c, k -> new ArrayList<>()).add(e);
             }
         }
         List<LossRecord> records = new ArrayList<>();
-        for (Map.Entry<LossRecord.Certainty, List<LogEntry>> m : lost.entrySet()) {
+        for (Map.Entry<LossRecord.Certainty, List<LogEntry>> m : lost.values().stream().flatMap(x -> x.entrySet().stream()).toList()) {
             List<LogEntry> entries = m.getValue();
             List<Digest> digests = new ArrayList<>(Math.min(entries.size(), LossRecord.MAX_DIGESTS));
             for (LogEntry e : entries) {

@@ -78,6 +78,15 @@ public final class PartitionReplicator {
         long resendBackoff = 1;
         /** A sync copies the partition through this LSN: the buffer keeps what follows. -1: none. */
         long syncFromLsn = -1;
+        /**
+         * A RESYNCING or CLONING mirror whose sync finished: its catching up is reported to the
+         * control plane, which makes it IN_SYNC in a later epoch, and from then on it may be
+         * promoted. So from the sync's end ALL writes wait for it as for an IN_SYNC mirror: one
+         * acknowledged meanwhile without it could be missing on it when the table calls it
+         * IN_SYNC before this master sees that view (NodeSimulationTest, seed 744: an ALL+SYNC
+         * write lost). Cleared when a view marks it ABSENT.
+         */
+        boolean caughtUp;
 
         MirrorLink(String node, ReplicaState state, long startLsn) {
             this.node = node;
@@ -132,6 +141,7 @@ public final class PartitionReplicator {
                 l.state = e.getValue();
                 if (e.getValue() == ReplicaState.ABSENT) {
                     l.streaming = false;
+                    l.caughtUp = false;
                 }
             }
         }
@@ -355,6 +365,7 @@ public final class PartitionReplicator {
             if (lsn + 1 >= first && lsn <= lastLsn) {
                 l.sentLsn = lsn;
                 l.streaming = true;
+                l.caughtUp = l.state != ReplicaState.ABSENT;
             } else {
                 l.streaming = false;
                 again = Set.of(mirror);
@@ -414,7 +425,7 @@ public final class PartitionReplicator {
             return true;
         }
         for (MirrorLink l : mirrors.values()) {
-            if (l.state != ReplicaState.IN_SYNC) {
+            if (l.state != ReplicaState.IN_SYNC && !l.caughtUp) {
                 continue;
             }
             long has = sync ? l.holds.committedLsn() : l.holds.cacheEndLsn();

@@ -1131,7 +1131,15 @@ public final class RecordStore {
                 return false;
             }
             // A node that restarted during the epoch it now ends may have lost changes from its mirror cache.
-            List<EpochStart> starts = EpochStart.append(ps.epochStarts, new EpochStart(epoch, ps.lastLsn + 1, ps.epoch == ps.epochAtOpen));
+            boolean cacheLost = ps.epoch == ps.epochAtOpen;
+            // An epoch that logged nothing is replaced by this one at the same LSN: the epoch this one
+            // really follows is the one before it, so its flag carries over (a node that restarted
+            // during epoch 1, then adopted epochs 4 and 5 without writing, lost it: NodeSimulationTest).
+            EpochStart last = ps.epochStarts.isEmpty() ? null : ps.epochStarts.get(ps.epochStarts.size() - 1);
+            if (last != null && last.startLsn() == ps.lastLsn + 1 && last.cacheLost()) {
+                cacheLost = true;
+            }
+            List<EpochStart> starts = EpochStart.append(ps.epochStarts, new EpochStart(epoch, ps.lastLsn + 1, cacheLost));
             storage.write(new Batch().put(Column.META, KeyLayout.metaPartitionKey(ns, partition),
                     KeyLayout.metaPartitionValue((int) epoch, ps.lastLsn, ps.lastHlc))
                     .put(Column.META, KeyLayout.metaEpochStartsKey(ns, partition), EpochStart.encode(starts)));

@@ -23,6 +23,65 @@ class ClusterControllerTest {
                 Map.of("test", new long[] {5, 6}), List.of());
     }
 
+    private HeartbeatRequest hb(String node, long knownVersion, long incarnation) {
+        return new HeartbeatRequest(node, "h:" + node, "http:" + node, true, List.of(new NamespaceSpec("test", 2)), knownVersion,
+                Map.of("test", new long[] {5, 6}), List.of(), incarnation);
+    }
+
+    /**
+     * A master whose process restarts before anyone noticed its silence (a new incarnation
+     * in its heartbeats) is failed at once and gets no lease: after a power loss it may lack
+     * writes its mirrors hold, and continuing its epochs would reuse their LSNs.
+     */
+    @Test
+    void aMasterWhoseProcessRestartedUnnoticedIsFailedAndGetsNoLease() {
+        controller.formWith(java.util.Set.of("n1", "n2"), 10_000);
+        controller.becameLeader(0, state.view());
+        controller.onHeartbeat(hb("n1", 0, 11), 10);
+        controller.onHeartbeat(hb("n2", 0, 21), 20);
+        applyProposals();
+        controller.onHeartbeat(hb("n1", state.version(), 11), 300);
+        applyProposals();
+        assertNotNull(state.view().table("test"));
+        assertTrue(controller.onHeartbeat(hb("n2", state.version(), 21), 400).leaseGranted());
+        assertTrue(proposed.isEmpty(), "the same process again: nothing to do");
+
+        HeartbeatReply restarted = controller.onHeartbeat(hb("n2", state.version(), 22), 450);
+        assertFalse(restarted.leaseGranted(), "a restarted master gets no lease");
+        assertEquals(1, proposed.size());
+        ClusterCommand.NodeFailed failed = assertInstanceOf(ClusterCommand.NodeFailed.class, proposed.get(0));
+        assertEquals("n2", failed.node());
+        controller.tick(460);
+        assertFalse(controller.onHeartbeat(hb("n2", state.version(), 22), 470).leaseGranted(), "fenced until the failure applies");
+        applyProposals();
+        assertEquals(Liveness.DEAD, state.view().member("n2").liveness());
+        NamespaceTable t = state.view().table("test");
+        for (int p = 0; p < t.size(); p++) {
+            assertEquals("n1", t.entry(p).master(), "its partitions went to the mirror, partition " + p);
+        }
+        // The new process rejoins as a returning node.
+        controller.onHeartbeat(hb("n2", state.version(), 22), 600);
+        assertInstanceOf(ClusterCommand.Join.class, proposed.get(0));
+    }
+
+    @Test
+    void aRestartedMemberMasteringNothingMirroredRejoinsWithItsNewProcessAndGetsALeaseAfterwards() {
+        controller.becameLeader(0, state.view());
+        controller.onHeartbeat(hb("n1", 0, 11), 0);
+        applyProposals();
+        assertTrue(controller.onHeartbeat(hb("n1", state.version(), 11), 100).leaseGranted());
+        long later = 100 + ClusterTimings.DEFAULTS.proposalRetryMs();
+        assertFalse(controller.onHeartbeat(hb("n1", state.version(), 12), later).leaseGranted(), "no lease before the new process is known");
+        assertEquals(1, proposed.size(), proposed.toString());
+        ClusterCommand.Join join = assertInstanceOf(ClusterCommand.Join.class, proposed.get(0),
+                "a single node has no mirror to diverge from: it is not failed");
+        assertEquals(12, join.incarnation());
+        applyProposals();
+        assertEquals(12, state.view().member("n1").incarnation());
+        assertEquals(Liveness.ALIVE, state.view().member("n1").liveness());
+        assertTrue(controller.onHeartbeat(hb("n1", state.version(), 12), later + 50).leaseGranted());
+    }
+
     private void applyProposals() {
         for (ClusterCommand c : List.copyOf(proposed)) {
             state.apply(c);

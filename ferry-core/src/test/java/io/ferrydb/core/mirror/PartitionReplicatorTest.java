@@ -92,6 +92,34 @@ class PartitionReplicatorTest {
         assertEquals(new AckTriplet(2, 2, 1), master.mirrorHoldings().get("n3"));
     }
 
+    /**
+     * Once a resyncing mirror's sync is done, the control plane may call it IN_SYNC (and
+     * promote it) before this master sees that view: ALL writes wait for it from then on,
+     * until a view marks it ABSENT.
+     */
+    @Test
+    void aMirrorWhoseSyncFinishedIsWaitedForBeforeTheViewCallsItInSync() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.RESYNCING));
+        assertEquals(List.of(), commit(1, CommitLevel.ALL, Durability.ASYNC));
+        assertEquals(List.of(1L), deliver(0), "before its sync is done, a resyncing mirror is not waited for");
+        master.onResynced("n3", 1);
+        assertEquals(List.of(), commit(2, CommitLevel.ALL, Durability.ASYNC));
+        List<PartitionReplicator.Send> sends = master.poll();
+        PartitionReplicator.Send toN2 = sends.stream().filter(x -> x.mirror().equals("n2")).findFirst().orElseThrow();
+        PartitionReplicator.Send toN3 = sends.stream().filter(x -> x.mirror().equals("n3")).findFirst().orElseThrow();
+        assertEquals(List.of(), master.onReply("n2", m2.onBatch(toN2.batch(), 0).reply()).acknowledge(),
+                "the caught-up mirror n3 does not hold lsn 2 yet");
+        MirrorPartition synced = new MirrorPartition(NS, P, 1, 1, MIRROR);
+        assertEquals(List.of(2L), master.onReply("n3", synced.onBatch(toN3.batch(), 1).reply()).acknowledge(),
+                "acknowledged once n3 has it too");
+        master.onView(2, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.ABSENT));
+        assertEquals(List.of(), commit(3, CommitLevel.ALL, Durability.ASYNC));
+        PartitionReplicator.Send again = master.poll().get(0);
+        assertEquals("n2", again.mirror(), "an ABSENT mirror gets nothing");
+        assertEquals(List.of(3L), master.onReply("n2", m2.onBatch(again.batch(), 2).reply()).acknowledge(),
+                "nor is it waited for");
+    }
+
     @Test
     void aMirrorThatLostItsCacheIsResentFromItsHole() {
         master.onView(1, Map.of("n2", ReplicaState.IN_SYNC));

@@ -109,6 +109,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                 this::lastLsns, (ref, kind) -> replication.sync(ref));
         // A sync is done when the mirror has the partition's copy and the stream continues after it.
         replication.onSyncDone(ref -> loop.execute(() -> completeSync(ref)));
+        replication.leaseCheck(this::leaseValid);
         // Releasing partitions this node holds data of but no replica: the master answers
         // only while it masters the partition (epoch adopted) and the asker is no replica of it.
         receiver.releaseCheck((ns, p, asker) -> {

@@ -115,6 +115,11 @@ public final class Replication implements AutoCloseable {
             public void send(String mirror, MirrorMessage m) {
                 link(mirror).send(m);
             }
+
+            @Override
+            public boolean leased() {
+                return lease.getAsBoolean();
+            }
         }, copier, forcedPath, syncBytesPerSec, registry);
         this.resyncsNeeded = Counter.builder("ferry_mirror_resyncs_needed").description("mirrors that fell out of the stream and needed a copy").register(registry);
         io.micrometer.core.instrument.Gauge.builder("ferry_mirror_waiting_acks", waiting, Map::size)
@@ -129,6 +134,13 @@ public final class Replication implements AutoCloseable {
 
     public void onSyncDone(SyncDone callback) {
         this.syncDone = callback;
+    }
+
+    /** Whether this node holds a master lease (syncs run only with one); always true until set. */
+    private volatile java.util.function.BooleanSupplier lease = () -> true;
+
+    public void leaseCheck(java.util.function.BooleanSupplier check) {
+        this.lease = check;
     }
 
     /** A master answered a release request with its history of the partition. */

@@ -44,6 +44,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Resyncer {
     private static final Logger LOG = LoggerFactory.getLogger(Resyncer.class);
     static final long RETRY_MS = 5_000;
+    private static final long NO_LEASE_RETRY_MS = 500;
     private static final int CHUNK_ITEMS = 2_048;
     private static final int CHUNK_BYTES = 1 << 20;
     private static final int RECENT = 64;
@@ -53,6 +54,14 @@ public final class Resyncer {
         PartitionReplicator replicator(String ns, int p);
 
         void send(String mirror, MirrorMessage m);
+
+        /**
+         * Whether this node holds a master lease now. Syncs rewrite a mirror's copy, so they run
+         * only with one: a restarted process handed its old view (it gets no lease until the
+         * control plane knows it) copied its history over a mirror that had just been promoted,
+         * before that mirror learned it (NodeSimulationTest).
+         */
+        boolean leased();
     }
 
     /** A finished sync, for status. */
@@ -87,6 +96,8 @@ public final class Resyncer {
         int seq = -1;
         /** When the message the mirror must answer was sent; 0 while the answer is being processed here. */
         volatile long awaitingSinceMs;
+        /** Paused because this node held no lease: started over soon, without counting as a restart. */
+        volatile boolean waitingForLease;
         long shipped;
         long bytes;
 
@@ -143,6 +154,12 @@ public final class Resyncer {
         Gauge.builder("ferry_resyncs_in_progress", sessions, Map::size).description("syncs in progress on this master").register(registry);
     }
 
+    /** Pauses a sync until this node holds a lease again: tick starts it over in {@link #NO_LEASE_RETRY_MS}. */
+    private void waitForLease(Session s) {
+        s.waitingForLease = true;
+        s.awaitingSinceMs = System.currentTimeMillis() - RETRY_MS + NO_LEASE_RETRY_MS;
+    }
+
     /** Starts (or restarts) a sync of {@code mirror}'s copy of the partition with a probe. */
     void start(String ns, int p, String mirror) {
         start(new Session(ns, p, mirror, null));
@@ -157,6 +174,11 @@ public final class Resyncer {
         }
         sessions.put(s.key(), s);
         s.awaitingSinceMs = System.currentTimeMillis();
+        if (!host.leased()) {
+            // Started over by tick soon (not after the full silence) once a lease is held.
+            waitForLease(s);
+            return;
+        }
         host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(MirrorCopy.newBuilder()
                 .setNamespace(s.ns).setPartition(s.p).setKind(SyncKind.PROBE).setSession(s.id).setMasterEpoch(s.fence)).build());
     }
@@ -245,6 +267,8 @@ public final class Resyncer {
             long since = s.awaitingSinceMs;
             if (!wanted) {
                 sessions.remove(s.key(), s);
+            } else if (since != 0 && now - since >= RETRY_MS && s.waitingForLease) {
+                start(new Session(s.ns, s.p, s.mirror, s.floor));
             } else if (since != 0 && now - since >= RETRY_MS) {
                 restarts.increment();
                 LOG.info("sync of {} unanswered for {} ms: starting over", s.key(), RETRY_MS);
@@ -292,6 +316,10 @@ public final class Resyncer {
             sessions.remove(s.key(), s);
             return;
         }
+        if (!host.leased()) {
+            waitForLease(s);
+            return;
+        }
         long c = probe.getCommittedLsn();
         // What a copy would ship, counted outside the replicator's lock (a scan of the partition;
         // writes may add a few meanwhile: a cost estimate only).
@@ -317,6 +345,10 @@ public final class Resyncer {
 
     private void sendNext(Session s) {
         if (sessions.get(s.key()) != s) {
+            return;
+        }
+        if (!host.leased()) {
+            waitForLease(s);
             return;
         }
         MirrorCopy.Builder c = MirrorCopy.newBuilder().setNamespace(s.ns).setPartition(s.p).setEpoch(s.epoch)

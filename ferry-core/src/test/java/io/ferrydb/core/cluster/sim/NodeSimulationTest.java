@@ -27,7 +27,7 @@ class NodeSimulationTest {
         SimConfig config = new SimConfig(nodes, voters, rf, c.lossRate(), c.duplicateRate(), c.latencyMaxMs(), c.maxDriftRatio(),
                 c.syncMaxMs(), c.crashWeight(), c.partitionWeight(), c.faultGapMaxMs(),
                 c.decommissionAtMs() < 0 || nodes <= rf ? -1 : Math.min(c.decommissionAtMs(), CHAOS_MS - 1_000));
-        boolean powerLoss = r.nextInt(4) == 0 && Boolean.parseBoolean(System.getProperty("ferry.node.powerLoss", "false"));
+        boolean powerLoss = r.nextInt(4) == 0 && Boolean.parseBoolean(System.getProperty("ferry.node.powerLoss", "true"));
         ClusterSimulation sim = new ClusterSimulation(seed, config, s -> new MirroredDataPath(s, powerLoss, CHAOS_MS));
         sim.run(CHAOS_MS, SETTLE_MS);
         return sim;

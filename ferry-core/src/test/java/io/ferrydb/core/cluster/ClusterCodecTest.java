@@ -1,0 +1,29 @@
+package io.ferrydb.core.cluster;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class ClusterCodecTest {
+    @Test
+    void aHeartbeatKeepsItsProcessIncarnationAndAnOlderNodesHeartbeatHasNone() {
+        HeartbeatRequest hb = new HeartbeatRequest("n2", "h:7400", "h:7401", true, List.of(new NamespaceSpec("test", 2)), 17,
+                Map.of("test", new long[] {3, 0, 9}), List.of(new PartitionRef("test", 1, "n3", 4)), 0x5eed_f00dL);
+        byte[] bytes = ClusterCodec.encodeHeartbeat(hb);
+        HeartbeatRequest back = ClusterCodec.decodeHeartbeat(bytes);
+        assertEquals(0x5eed_f00dL, back.incarnation());
+        assertEquals(hb.node(), back.node());
+        assertEquals(hb.knownVersion(), back.knownVersion());
+        assertEquals(hb.caughtUp(), back.caughtUp());
+        assertArrayEquals(hb.lsns().get("test"), back.lsns().get("test"));
+        // The format before the incarnation ended right after the caught-up replicas.
+        HeartbeatRequest old = ClusterCodec.decodeHeartbeat(Arrays.copyOf(bytes, bytes.length - 8));
+        assertEquals(0, old.incarnation());
+        assertEquals(hb.caughtUp(), old.caughtUp());
+    }
+}
