@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Planned master handoffs measured as a client sees them: a 3-node cluster of real
  * processes ({@code ferry cluster start-local}), one key in each of up to 64 partitions
  * mastered by a node that is not the control-plane leader, written over and over with
- * ALL+SYNC by 4 threads, then {@code ferry node decommission} of that node: each of
+ * ALL+SYNC by a thread per key, then {@code ferry node decommission} of that node: each of
  * its partitions is handed off (the master stops, brings the target level, the target
  * takes over). Per partition the stall is the longest time between two acknowledged
  * writes of its key from the decommission until its new master serves; the same
@@ -39,7 +39,6 @@ public final class HandoffBenchmark {
     private static final String NS = "test";
     private static final WritePolicy ALL_SYNC = WritePolicy.DEFAULT.withCommitLevel(CommitLevel.ALL).withDurability(Durability.SYNC);
     private static final int KEYS = 64;
-    private static final int THREADS = 4;
 
     public static void main(String[] args) throws Exception {
         Path base = Files.createTempDirectory("ferry-handoff-bench");
@@ -65,24 +64,36 @@ public final class HandoffBenchmark {
             java.util.concurrent.atomic.AtomicLong acks = new java.util.concurrent.atomic.AtomicLong();
             Map<String, Integer> errors = new java.util.concurrent.ConcurrentHashMap<>();
             List<Thread> writers = new ArrayList<>();
-            for (int t = 0; t < THREADS; t++) {
+            long[] gapEndMs = new long[list.size()];
+            // Every attempt per key: start (wall ms), duration, outcome; printed for the longest stall.
+            List<List<String>> attempts = new ArrayList<>();
+            for (int i = 0; i < list.size(); i++) {
+                attempts.add(java.util.Collections.synchronizedList(new ArrayList<>()));
+            }
+            // One writer per key: with a writer for several keys, one key's refused write held up
+            // the others, and their "stalls" were the writer's (the first version had 4 writers for 64 keys).
+            for (int t = 0; t < list.size(); t++) {
                 int first = t;
                 Thread w = new Thread(() -> {
                     for (long round = 0; !stop.get(); round++) {
-                        for (int i = first; i < list.size(); i += THREADS) {
+                        for (int i = first; i < list.size(); i += list.size()) {
+                            long t0 = System.currentTimeMillis();
                             try {
                                 c.put(ALL_SYNC, list.get(i), Map.of("v", round));
+                                attempts.get(i).add(String.format("%tT.%<tL +%d ms ok", t0, System.currentTimeMillis() - t0));
                                 acks.incrementAndGet();
                                 long now = System.nanoTime();
                                 synchronized (lastAckNs) {
-                                    if (lastAckNs[i] != 0) {
-                                        maxGapNs[i] = Math.max(maxGapNs[i], now - lastAckNs[i]);
+                                    if (lastAckNs[i] != 0 && now - lastAckNs[i] > maxGapNs[i]) {
+                                        maxGapNs[i] = now - lastAckNs[i];
+                                        gapEndMs[i] = System.currentTimeMillis();
                                     }
                                     lastAckNs[i] = now;
                                     lastValue[i] = round;
                                 }
                             } catch (RuntimeException e) {
                                 // refused while its partition changes hands: the next round tries again
+                                attempts.get(i).add(String.format("%tT.%<tL +%d ms %s", t0, System.currentTimeMillis() - t0, e.getMessage()));
                                 errors.merge(String.valueOf(e.getMessage()).replaceAll("[0-9]+", "N"), 1, Integer::sum);
                             }
                         }
@@ -143,6 +154,31 @@ public final class HandoffBenchmark {
                     movedMs, lost == 0 ? "every key holds its last acknowledged value" : lost + " keys lost their last acknowledged write");
             System.out.printf("longest gap between acknowledged ALL+SYNC writes per partition, ms: quiet second before %s "
                     + "(%d writes acknowledged in it); during the handoffs %s%n", summary(baseline), quietAcks, summary(stalls));
+            // Where the longest stall happened in its partition's history (epochs with their times).
+            int worst = 0;
+            for (int i = 1; i < stalls.length; i++) {
+                worst = stalls[i] > stalls[worst] ? i : worst;
+            }
+            long endMs = gapEndMs[worst];
+            System.out.printf("longest stall: partition %d, %d ms, ended at %tT.%<tL; its history:%n", list.get(worst).partition(),
+                    TimeUnit.NANOSECONDS.toMillis(stalls[worst]), endMs);
+            Process history = new ProcessBuilder("bin/ferry", "cluster", "history", "--ns", NS, "--partition",
+                    String.valueOf(list.get(worst).partition()), "--host", "127.0.0.1:" + basePort).redirectErrorStream(true).start();
+            System.out.println(new String(history.getInputStream().readAllBytes()).trim());
+            history.waitFor();
+            long fromMs = endMs - TimeUnit.NANOSECONDS.toMillis(stalls[worst]) - 500;
+            System.out.println("its writes around the stall:");
+            synchronized (attempts.get(worst)) {
+                for (String a : attempts.get(worst)) {
+                    String hms = a.substring(0, 12);
+                    long at = java.time.LocalTime.parse(hms).toNanoOfDay() / 1_000_000;
+                    long dayMs = java.time.LocalTime.ofInstant(java.time.Instant.ofEpochMilli(fromMs), java.time.ZoneId.systemDefault()).toNanoOfDay() / 1_000_000;
+                    long endDayMs = dayMs + TimeUnit.NANOSECONDS.toMillis(stalls[worst]) + 1_000;
+                    if (at >= dayMs && at <= endDayMs) {
+                        System.out.println("  " + a);
+                    }
+                }
+            }
         } finally {
             LocalProcesses.stop(pids);
         }

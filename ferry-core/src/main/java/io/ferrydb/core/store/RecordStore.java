@@ -881,6 +881,25 @@ public final class RecordStore {
         }
     }
 
+    /**
+     * Runs {@code action} holding the partition's lock, which writers hold while they hand a
+     * change to mirroring ({@link #writeAll} with {@code whileLocked}): no write of the
+     * partition interleaves, and a caller that also takes a lock writers take inside theirs
+     * (a replicator's) must take it inside this one, in that order. (A sync's start took
+     * the replicator first and the partition second, and deadlocked with a write of the
+     * partition: HandoffBenchmark, a node's writes stuck until it was declared failed.)
+     */
+    public <T> T withPartitionLocked(String ns, int partition, java.util.function.Supplier<T> action) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            return action.get();
+        } finally {
+            ps.unlock();
+        }
+    }
+
     /** Where the partition's recent epochs began in its log (ascending): what a replica's divergent tail is judged against. */
     public List<EpochStart> epochStarts(String ns, int partition) {
         checkPartition(partition);

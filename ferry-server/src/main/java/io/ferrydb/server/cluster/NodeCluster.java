@@ -61,6 +61,14 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     private final String httpAddress;
     private final ClusterTimings timings;
     private final ScheduledExecutorService loop;
+    /**
+     * Applies views (promotions, replicators, epochs: seconds for a view changing thousands of
+     * entries on a loaded node) and starts the syncs they ask for, in order, apart from the
+     * cluster loop that sends the heartbeats: applied there, a decommission's views starved the
+     * leaving node's heartbeats until it was declared failed (HandoffBenchmark: a failover, a
+     * rejoin and a resync in the middle of every handoff).
+     */
+    private final java.util.concurrent.ExecutorService viewLoop;
     private final Map<String, String> voters;
     private final RatisControlPlane controlPlane;
     private final ClusterMember member;
@@ -101,12 +109,18 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
             t.setDaemon(true);
             return t;
         });
+        this.viewLoop = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "ferry-cluster-view");
+            t.setDaemon(true);
+            return t;
+        });
         List<NamespaceSpec> specs = new ArrayList<>();
         for (NamespaceConfig ns : store.namespaces()) {
             specs.add(new NamespaceSpec(ns.name(), ns.replicationFactor()));
         }
         this.member = new ClusterMember(config.nodeId, address, httpAddress, voter, specs, timings, new Outbox(),
-                this::lastLsns, (ref, kind) -> replication.sync(ref));
+                this::lastLsns,
+                (ref, kind) -> viewLoop.execute(() -> replication.sync(ref, kind == ClusterMember.SyncKind.HANDOFF)));
         // A sync is done when the mirror has the partition's copy and the stream continues after it.
         replication.onSyncDone(ref -> loop.execute(() -> completeSync(ref)));
         replication.leaseCheck(this::leaseValid);
@@ -124,7 +138,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         this.leaseRefusals = Counter.builder("ferry_cluster_refused_no_lease")
                 .description("requests refused because this node's master lease had lapsed").register(registry);
         this.viewApplyTimer = io.micrometer.core.instrument.Timer.builder("ferry_cluster_view_apply")
-                .description("time to apply a new cluster view on the cluster thread (which also sends the heartbeats)").register(registry);
+                .description("time to apply a new cluster view (on the view thread, apart from the heartbeats)").register(registry);
         this.failoverTimer = io.micrometer.core.instrument.Timer.builder("ferry_cluster_failover")
                 .description("on the control-plane leader: time from a failed member's last heartbeat to the committed view declaring it failed")
                 .publishPercentiles(0.5, 0.99).register(registry);
@@ -267,12 +281,22 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
 
         @Override
         public void viewChanged(ClusterView previous, ClusterView current) {
+            viewLoop.execute(() -> {
+                try {
+                    apply(previous, current);
+                } catch (RuntimeException e) {
+                    LOG.error("applying cluster view {} failed", current.version(), e);
+                }
+            });
+        }
+
+        private void apply(ClusterView previous, ClusterView current) {
             long startNs = System.nanoTime();
             int changed = applyView(previous, current);
             long ns = System.nanoTime() - startNs;
             viewApplyTimer.record(ns, TimeUnit.NANOSECONDS);
             if (ns >= SLOW_VIEW_NS) {
-                LOG.info("applying cluster view {} ({} partition epochs changed) took {} ms on the cluster thread (promote {} ms, "
+                LOG.info("applying cluster view {} ({} partition epochs changed) took {} ms on the view thread (promote {} ms, "
                                 + "replicators {} ms, epochs {} ms)", current.version(), changed, ns / 1_000_000, phaseNs[0] / 1_000_000,
                         phaseNs[1] / 1_000_000, phaseNs[2] / 1_000_000);
             }
@@ -450,6 +474,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     @Override
     public void close() {
         loop.shutdownNow();
+        viewLoop.shutdownNow();
         try {
             loop.awaitTermination(2, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

@@ -53,6 +53,18 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     /** Partitions with cached changes: the only ones the flush timer visits. */
     private final java.util.Set<Held> caching = ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService timer;
+    /**
+     * Sync messages (probes and chunks: store scans, record writes, fsync waits) are applied
+     * here, in arrival order, not on the transport thread: a decommission's thousands of
+     * clones share each master's stream with its mirrored writes, and every ALL write's batch
+     * queued behind them for seconds (HandoffBenchmark). Batches of a partition being synced
+     * are ignored anyway, and its master streams again only after the last chunk's answer.
+     */
+    private final java.util.concurrent.ExecutorService syncs = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "ferry-mirror-sync");
+        t.setDaemon(true);
+        return t;
+    });
     private final Counter batches;
     private final Counter entriesApplied;
     private final Counter refusals;
@@ -173,7 +185,15 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
             public void onNext(MirrorMessage m) {
                 try {
                     if (m.hasCopy()) {
-                        sync(m.getCopy(), out);
+                        MirrorCopy copy = m.getCopy();
+                        syncs.execute(() -> {
+                            try {
+                                sync(copy, out);
+                            } catch (RuntimeException e) {
+                                LOG.error("sync message {} of {}/{} from {} failed", copy.getKind(), copy.getNamespace(), copy.getPartition(),
+                                        m.getFromNode(), e);
+                            }
+                        });
                     }
                     if (m.hasBulk()) {
                         bulk(m.getBulk());
@@ -773,5 +793,6 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     @Override
     public void close() {
         timer.shutdownNow();
+        syncs.shutdownNow();
     }
 }

@@ -77,6 +77,12 @@ public final class Replication implements AutoCloseable {
     private final int trackingMaxKeys;
     private final AtomicLong tokens = new AtomicLong();
     private final ScheduledExecutorService timer;
+    /** Handoffs' syncs, apart from the copies (see Resyncer). */
+    private final java.util.concurrent.ExecutorService handoffs = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "ferry-mirror-handoff");
+        t.setDaemon(true);
+        return t;
+    });
     private final java.util.concurrent.ExecutorService copier = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "ferry-mirror-copy");
         t.setDaemon(true);
@@ -120,7 +126,7 @@ public final class Replication implements AutoCloseable {
             public boolean leased() {
                 return lease.getAsBoolean();
             }
-        }, copier, forcedPath, syncBytesPerSec, registry);
+        }, copier, handoffs, forcedPath, syncBytesPerSec, registry);
         this.resyncsNeeded = Counter.builder("ferry_mirror_resyncs_needed").description("mirrors that fell out of the stream and needed a copy").register(registry);
         io.micrometer.core.instrument.Gauge.builder("ferry_mirror_waiting_acks", waiting, Map::size)
                 .description("client writes waiting for their commit level").register(registry);
@@ -598,13 +604,18 @@ public final class Replication implements AutoCloseable {
 
     /** The cluster member asks for a sync of {@code ref.node()}: copy the partition to it. */
     public void sync(PartitionRef ref) {
+        sync(ref, false);
+    }
+
+    /** {@code handoff}: the partition refuses writes until this sync is done: it runs apart from the copies. */
+    public void sync(PartitionRef ref, boolean handoff) {
         String k = key(ref.namespace(), ref.partition()) + "@" + ref.node();
         syncs.put(k, ref);
         // Off the caller's thread: the cluster member's loop also sends the heartbeats
         // that keep this node's leases, and a join can start thousands of copies.
-        copier.execute(() -> {
+        (handoff ? handoffs : copier).execute(() -> {
             if (syncs.get(k) == ref && !resyncer.inProgress(ref.namespace(), ref.partition(), ref.node())) {
-                resyncer.start(ref.namespace(), ref.partition(), ref.node());
+                resyncer.start(ref.namespace(), ref.partition(), ref.node(), handoff);
             }
         });
     }
@@ -799,6 +810,7 @@ public final class Replication implements AutoCloseable {
     public void close() {
         timer.shutdownNow();
         copier.shutdownNow();
+        handoffs.shutdownNow();
         for (Link l : links.values()) {
             l.close();
         }

@@ -101,7 +101,11 @@ public final class Resyncer {
         long shipped;
         long bytes;
 
-        Session(String ns, int p, String mirror, ResyncPath floor) {
+        /** A handoff's sync: writes of the partition wait for it, so it neither queues behind copies nor is throttled. */
+        final boolean urgent;
+
+        Session(String ns, int p, String mirror, ResyncPath floor, boolean urgent) {
+            this.urgent = urgent;
             this.ns = ns;
             this.p = p;
             this.mirror = mirror;
@@ -117,6 +121,12 @@ public final class Resyncer {
     private final RecordStore store;
     private final Host host;
     private final ExecutorService copier;
+    /**
+     * Handoffs' syncs: a decommission starts thousands of clones, each planned and read on
+     * the copy thread and throttled there, and the few handoffs (their partitions refuse
+     * writes meanwhile) waited behind them for seconds (HandoffBenchmark).
+     */
+    private final ExecutorService urgent;
     private final ResyncPath forced;
     private final long rateBytesPerSecond;
     private final AtomicLong ids = new AtomicLong();
@@ -132,12 +142,13 @@ public final class Resyncer {
     private final Counter restarts;
     private final Counter fenced;
 
-    Resyncer(String nodeId, RecordStore store, Host host, ExecutorService copier, ResyncPath forced, long rateBytesPerSecond,
+    Resyncer(String nodeId, RecordStore store, Host host, ExecutorService copier, ExecutorService urgent, ResyncPath forced, long rateBytesPerSecond,
              MeterRegistry registry) {
         this.nodeId = nodeId;
         this.store = store;
         this.host = host;
         this.copier = copier;
+        this.urgent = urgent;
         this.forced = forced;
         this.rateBytesPerSecond = rateBytesPerSecond;
         this.tokens = rateBytesPerSecond;
@@ -162,7 +173,16 @@ public final class Resyncer {
 
     /** Starts (or restarts) a sync of {@code mirror}'s copy of the partition with a probe. */
     void start(String ns, int p, String mirror) {
-        start(new Session(ns, p, mirror, null));
+        start(ns, p, mirror, false);
+    }
+
+    /** {@code urgent}: a handoff's sync (its own thread, no byte rate), see {@link Session#urgent}. */
+    void start(String ns, int p, String mirror, boolean urgent) {
+        start(new Session(ns, p, mirror, null, urgent));
+    }
+
+    private ExecutorService executor(Session s) {
+        return s.urgent ? urgent : copier;
     }
 
     private void start(Session s) {
@@ -173,6 +193,11 @@ public final class Resyncer {
             }
         }
         sessions.put(s.key(), s);
+        probe(s);
+    }
+
+    /** Sends the sync's probe (or waits for a lease). */
+    private void probe(Session s) {
         s.awaitingSinceMs = System.currentTimeMillis();
         if (!host.leased()) {
             // Started over by tick soon (not after the full silence) once a lease is held.
@@ -198,13 +223,13 @@ public final class Resyncer {
             escalations.increment();
             ResyncPath failed = s.plan == null ? ResyncPath.LOG : s.plan.path();
             LOG.info("sync of {} by {} failed at the mirror ({}); escalating to {}", s.key(), failed, a.getSyncFailed(), failed.next());
-            start(new Session(s.ns, s.p, s.mirror, failed.next()));
+            start(new Session(s.ns, s.p, s.mirror, failed.next(), s.urgent));
             return;
         }
         if (a.getProbe()) {
-            copier.execute(() -> plan(s, a));
+            executor(s).execute(() -> plan(s, a));
         } else if (a.getChunkSeq() == s.seq + 1) {
-            copier.execute(() -> sendNext(s));
+            executor(s).execute(() -> sendNext(s));
         }
     }
 
@@ -267,12 +292,13 @@ public final class Resyncer {
             long since = s.awaitingSinceMs;
             if (!wanted) {
                 sessions.remove(s.key(), s);
+
             } else if (since != 0 && now - since >= RETRY_MS && s.waitingForLease) {
-                start(new Session(s.ns, s.p, s.mirror, s.floor));
+                start(new Session(s.ns, s.p, s.mirror, s.floor, s.urgent));
             } else if (since != 0 && now - since >= RETRY_MS) {
                 restarts.increment();
                 LOG.info("sync of {} unanswered for {} ms: starting over", s.key(), RETRY_MS);
-                start(new Session(s.ns, s.p, s.mirror, s.floor));
+                start(new Session(s.ns, s.p, s.mirror, s.floor, s.urgent));
             }
         }
     }
@@ -324,20 +350,26 @@ public final class Resyncer {
         // What a copy would ship, counted outside the replicator's lock (a scan of the partition;
         // writes may add a few meanwhile: a cost estimate only).
         long records = store.countRecords(s.ns, s.p);
-        // Pin the stream after S under the replicator's lock: changes after S stay buffered
-        // and follow the sync; what the sync ships is exactly the state at S.
-        synchronized (r) {
-            SyncStart start = SyncStart.prepare(store, s.ns, s.p, c, probe.getHasRecords(), probe.getLastEntryEpoch(), records, forced, s.floor);
-            s.plan = start.plan();
-            s.epoch = start.epoch();
-            s.throughLsn = start.through();
-            s.lastHlc = start.lastHlc();
-            s.starts = start.starts();
-            s.records = start.records();
-            s.gone = start.gone();
-            s.nextLsn = start.nextLsn();
-            r.beginSync(s.mirror, s.throughLsn);
-        }
+        // Pin the stream after S with no write in between: changes after S stay buffered and
+        // follow the sync; what the sync ships is exactly the state at S. The partition's lock
+        // first, then the replicator's: the order writers take them in (the reverse order
+        // deadlocked with a write of the partition).
+        store.withPartitionLocked(s.ns, s.p, () -> {
+            synchronized (r) {
+                SyncStart start = SyncStart.prepare(store, s.ns, s.p, c, probe.getHasRecords(), probe.getLastEntryEpoch(), records, forced,
+                        s.floor);
+                s.plan = start.plan();
+                s.epoch = start.epoch();
+                s.throughLsn = start.through();
+                s.lastHlc = start.lastHlc();
+                s.starts = start.starts();
+                s.records = start.records();
+                s.gone = start.gone();
+                s.nextLsn = start.nextLsn();
+                r.beginSync(s.mirror, s.throughLsn);
+            }
+            return null;
+        });
         LOG.debug("sync of {} (mirror at lsn {}) by {}: {} records through lsn {} ({})", s.key(), c, s.plan.path(), s.plan.records(),
                 s.throughLsn, s.plan.why());
         sendNext(s);
@@ -362,13 +394,13 @@ public final class Resyncer {
                 if (s.nextLsn <= s.throughLsn && (entries.isEmpty() || entries.get(0).lsn() != s.nextLsn)) {
                     escalations.increment();
                     LOG.info("sync of {} by LOG: the log no longer holds lsn {}; escalating", s.key(), s.nextLsn);
-                    start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED));
+                    start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED, s.urgent));
                     return;
                 }
                 if (entries.stream().anyMatch(e -> e.op() == io.ferrydb.core.log.LogOp.BULK_LOAD)) {
                     escalations.increment();
                     LOG.info("sync of {} by LOG: a bulk load (no log entries for its records) lies after lsn {}; escalating", s.key(), s.nextLsn);
-                    start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED));
+                    start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED, s.urgent));
                     return;
                 }
                 for (LogEntry e : entries) {
@@ -407,7 +439,9 @@ public final class Resyncer {
                 c.setLast(s.nextItem >= s.records.size());
             }
         }
-        throttle(bytes);
+        if (!s.urgent) {
+            throttle(bytes);
+        }
         s.bytes += bytes;
         s.seq++;
         s.awaitingSinceMs = System.currentTimeMillis();
