@@ -114,11 +114,19 @@ final class ServerProcess implements AutoCloseable {
     }
 
     /** A port that was free a moment ago (bind port 0 on loopback, read it, close). */
+    /** Ports handed out in this JVM: the kernel may offer a just-closed port again (one run got the same port for gRPC and HTTP). */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        for (int attempt = 0; ; attempt++) {
+            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+                int port = s.getLocalPort();
+                if (HANDED_OUT.add(port) || attempt >= 100) {
+                    return port;
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
     }
 

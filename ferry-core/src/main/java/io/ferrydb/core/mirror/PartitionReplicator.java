@@ -395,6 +395,25 @@ public final class PartitionReplicator {
         return epoch;
     }
 
+    /** What the oldest waiting write waits for, and every mirror's stream state (for the slow-write log line). */
+    public String describe() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(namespace).append('/').append(partition).append(" epoch ").append(epoch).append(" last ").append(lastLsn)
+                .append(" durable here ").append(localDurableLsn);
+        Waiter w = waiters.peekFirst();
+        if (w != null) {
+            sb.append("; oldest waiter lsn ").append(w.lsn()).append(' ').append(w.level()).append('+').append(w.durability())
+                    .append(" of ").append(waiters.size());
+        }
+        for (MirrorLink l : mirrors.values()) {
+            sb.append("; ").append(l.node).append(' ').append(l.state).append(l.caughtUp ? " caught-up" : "")
+                    .append(l.streaming ? " streaming" : " not-streaming").append(" sent ").append(l.sentLsn).append(" holds ")
+                    .append(l.holds.cacheEndLsn()).append('/').append(l.holds.committedLsn())
+                    .append(l.syncFromLsn >= 0 ? " syncing from " + l.syncFromLsn : "");
+        }
+        return sb.toString();
+    }
+
     /** How many times {@link #tick} rewound a mirror to resend (each costs a batch or more). */
     public long resends() {
         return resends;

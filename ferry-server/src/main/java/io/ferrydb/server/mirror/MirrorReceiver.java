@@ -450,8 +450,13 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
             io.ferrydb.core.loss.DivergentTail.Accounting a = store.release(ns, p, (int) history.getEpoch(), history.getCommittedLsn(), starts, nodeId);
             losses.recorded(a);
             released.increment();
-            LOG.info("released {} (no replica here; held through lsn {}) against master {}'s history through lsn {} epoch {}: {} loss records",
-                    k, held, master, history.getCommittedLsn(), history.getEpoch(), a.records().size());
+            if (a.records().isEmpty()) {
+                LOG.debug("released {} (no replica here; held through lsn {}) against master {}'s history through lsn {} epoch {}", k, held,
+                        master, history.getCommittedLsn(), history.getEpoch());
+            } else {
+                LOG.info("released {} (no replica here; held through lsn {}) against master {}'s history through lsn {} epoch {}: {} loss records",
+                        k, held, master, history.getCommittedLsn(), history.getEpoch(), a.records().size());
+            }
         }
         committer.asyncWritten();
         return true;

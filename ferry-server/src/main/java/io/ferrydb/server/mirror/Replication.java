@@ -94,6 +94,7 @@ public final class Replication implements AutoCloseable {
     private final Counter messagesSent;
     private final Counter resends;
     private final Counter resyncsNeeded;
+    private final Counter slowWrites;
 
     /**
      * @param forcedPath      a resync path to try first (benchmarks, tests), or null to choose by cost
@@ -127,6 +128,8 @@ public final class Replication implements AutoCloseable {
                 return lease.getAsBoolean();
             }
         }, copier, handoffs, forcedPath, syncBytesPerSec, registry);
+        this.slowWrites = Counter.builder("ferry_mirror_slow_writes").description("partitions found with a write waiting over "
+                + SLOW_WRITE_MS + " ms for its commit level (each logged with its mirrors' state)").register(registry);
         this.resyncsNeeded = Counter.builder("ferry_mirror_resyncs_needed").description("mirrors that fell out of the stream and needed a copy").register(registry);
         io.micrometer.core.instrument.Gauge.builder("ferry_mirror_waiting_acks", waiting, Map::size)
                 .description("client writes waiting for their commit level").register(registry);
@@ -366,6 +369,7 @@ public final class Replication implements AutoCloseable {
         long token = tokens.incrementAndGet();
         CompletableFuture<Void> f = new CompletableFuture<>();
         waiting.put(token, f);
+        waitingSince.put(token, new Pending(key(ns, p), System.currentTimeMillis()));
         PartitionReplicator.Outcome o;
         synchronized (r) {
             o = r.onCommitted(entry, level, durability, token);
@@ -422,6 +426,7 @@ public final class Replication implements AutoCloseable {
 
     private void complete(List<Long> released) {
         for (long t : released) {
+            waitingSince.remove(t);
             CompletableFuture<Void> f = waiting.remove(t);
             if (f != null) {
                 f.complete(null);
@@ -431,10 +436,56 @@ public final class Replication implements AutoCloseable {
 
     private void fail(List<Long> tokensToFail, String why) {
         for (long t : tokensToFail) {
+            waitingSince.remove(t);
             CompletableFuture<Void> f = waiting.remove(t);
             if (f != null) {
                 f.completeExceptionally(new FerryException(ErrorCode.UNAVAILABLE, why, null, false));
             }
+        }
+    }
+
+    /** A write waiting for its commit level: its partition and since when. */
+    private record Pending(String partition, long sinceMs) {}
+
+    private final Map<Long, Pending> waitingSince = new ConcurrentHashMap<>();
+    private static final long SLOW_WRITE_MS = 2_000;
+    /** Partition key to when its slow write was last logged (one line per partition per 5 s). */
+    private final Map<String, Long> slowLogged = new ConcurrentHashMap<>();
+    private long slowCheckedMs;
+
+    /**
+     * Writes waiting for their commit level longer than {@link #SLOW_WRITE_MS}: counted, and
+     * logged with what their replicator waits for (each mirror's state, what it holds, whether
+     * it streams), once per partition per 5 s.
+     */
+    private void checkSlowWrites(long now) {
+        if (now - slowCheckedMs < 1_000 || waitingSince.isEmpty()) {
+            return;
+        }
+        slowCheckedMs = now;
+        for (Pending w : waitingSince.values()) {
+            if (now - w.sinceMs() < SLOW_WRITE_MS) {
+                continue;
+            }
+            Long logged = slowLogged.get(w.partition());
+            if (logged != null && now - logged < 5_000) {
+                continue;
+            }
+            slowLogged.put(w.partition(), now);
+            slowWrites.increment();
+            PartitionReplicator r = replicators.get(w.partition());
+            String state;
+            if (r == null) {
+                state = "no replicator";
+            } else {
+                synchronized (r) {
+                    state = r.describe();
+                }
+            }
+            LOG.warn("a write to {} has waited {} ms for its commit level: {}", w.partition(), now - w.sinceMs(), state);
+        }
+        if (slowLogged.size() > 4096) {
+            slowLogged.clear();
         }
     }
 
@@ -504,6 +555,7 @@ public final class Replication implements AutoCloseable {
             long now = System.currentTimeMillis();
             pruneSyncs();
             resyncer.tick(now);
+            checkSlowWrites(now);
             if (now - releaseSweepMs >= 1_000 && !releaseCandidates.isEmpty() && releaseSweeping.compareAndSet(false, true)) {
                 releaseSweepMs = now;
                 copier.execute(this::askReleases);
