@@ -62,6 +62,8 @@ final class GrpcFerryClient implements FerryClient {
     private final ScheduledExecutorService sweeper;
     /** Runs map refreshes and delayed retries, off the transport threads. */
     private final ScheduledExecutorService router;
+    /** Fetches the partition map for retrying calls, one fetch at a time (see requestRefresh). */
+    private final java.util.concurrent.ExecutorService refresher;
     private final FerryAsyncClient async = new Async();
     private volatile Routing routing = Routing.NONE;
     private volatile boolean closed;
@@ -74,6 +76,7 @@ final class GrpcFerryClient implements FerryClient {
         nodes.put(seed.address(), seed);
         this.sweeper = Executors.newSingleThreadScheduledExecutor(daemon("ferry-client-timeouts"));
         this.router = Executors.newSingleThreadScheduledExecutor(daemon("ferry-client-router"));
+        this.refresher = Executors.newSingleThreadExecutor(daemon("ferry-client-map"));
         long periodMs = Math.max(10, Math.min(100, config.requestTimeoutMs() / 10));
         sweeper.scheduleWithFixedDelay(() -> {
             long now = System.nanoTime();
@@ -206,14 +209,36 @@ final class GrpcFerryClient implements FerryClient {
                 return;
             }
             try {
-                router.schedule(() -> {
-                    refreshRouting(false);
-                    attempt(key, idempotent, call, result, attempt + 1, deadlineNs);
-                }, delay, TimeUnit.MILLISECONDS);
+                // The map is fetched apart (one fetch at a time, shared by every retry); the retry
+                // itself never waits behind it: fetching the map synchronously on the one router
+                // thread queued every retrying call behind every fetch, seconds during a
+                // decommission whose nodes answered slowly (HandoffBenchmark).
+                requestRefresh();
+                router.schedule(() -> attempt(key, idempotent, call, result, attempt + 1, deadlineNs), delay, TimeUnit.MILLISECONDS);
             } catch (java.util.concurrent.RejectedExecutionException closing) {
                 result.completeExceptionally(fe);
             }
         });
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean refreshing = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Fetches the map on the refresher thread unless a fetch is already running. */
+    private void requestRefresh() {
+        if (!refreshing.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            refresher.execute(() -> {
+                try {
+                    refreshRouting(false);
+                } finally {
+                    refreshing.set(false);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            refreshing.set(false);
+        }
     }
 
     private void scheduleRefresh(long delayMs) {
@@ -606,6 +631,7 @@ final class GrpcFerryClient implements FerryClient {
         closed = true;
         sweeper.shutdownNow();
         router.shutdownNow();
+        refresher.shutdownNow();
         List<NodeConnection> all = new ArrayList<>(nodes.values());
         for (NodeConnection c : all) {
             c.close();
