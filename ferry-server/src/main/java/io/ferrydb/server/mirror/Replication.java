@@ -318,20 +318,11 @@ public final class Replication implements AutoCloseable {
      */
     private void trackChanges(String ns, int p, Map<String, ReplicaState> mirrors, Map<String, AckTriplet> held) {
         String k = key(ns, p);
-        long since = Long.MAX_VALUE;
-        boolean allInSync = true;
-        for (Map.Entry<String, ReplicaState> m : mirrors.entrySet()) {
-            if (m.getValue() == ReplicaState.ABSENT) {
-                AckTriplet h = held.get(m.getKey());
-                since = Math.min(since, h == null ? 1 : h.committedLsn() + 1);
-            }
-            allInSync &= m.getValue() == ReplicaState.IN_SYNC;
-        }
-        if (since != Long.MAX_VALUE) {
-            long from = since;
+        long from = io.ferrydb.core.mirror.ChangeTracking.decide(mirrors, held);
+        if (from > 0) {
             tracked.add(k);
             copier.execute(() -> store.startTracking(ns, p, from, trackingMaxKeys));
-        } else if (allInSync && tracked.remove(k)) {
+        } else if (from == io.ferrydb.core.mirror.ChangeTracking.STOP && tracked.remove(k)) {
             copier.execute(() -> store.stopTracking(ns, p));
         }
     }

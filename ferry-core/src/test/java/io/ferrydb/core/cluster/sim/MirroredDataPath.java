@@ -19,6 +19,7 @@ import io.ferrydb.core.log.EpochStart;
 import io.ferrydb.core.log.LogEntry;
 import io.ferrydb.core.loss.LossRecord;
 import io.ferrydb.core.mirror.AckTriplet;
+import io.ferrydb.core.mirror.ChangeTracking;
 import io.ferrydb.core.mirror.MirrorPartition;
 import io.ferrydb.core.mirror.MirrorReply;
 import io.ferrydb.core.mirror.PartitionReplicator;
@@ -628,19 +629,11 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         }
 
         void trackChanges(int p, Map<String, ReplicaState> states, Map<String, AckTriplet> held) {
-            long since = Long.MAX_VALUE;
-            boolean allInSync = true;
-            for (Map.Entry<String, ReplicaState> m : states.entrySet()) {
-                if (m.getValue() == ReplicaState.ABSENT) {
-                    AckTriplet h = held.get(m.getKey());
-                    since = Math.min(since, h == null ? 1 : h.committedLsn() + 1);
-                }
-                allInSync &= m.getValue() == ReplicaState.IN_SYNC;
-            }
-            if (since != Long.MAX_VALUE) {
+            long from = ChangeTracking.decide(states, held);
+            if (from > 0) {
                 tracked.add(p);
-                store.startTracking(NS, p, since, trackingMaxKeys);
-            } else if (allInSync && tracked.remove(p)) {
+                store.startTracking(NS, p, from, trackingMaxKeys);
+            } else if (from == ChangeTracking.STOP && tracked.remove(p)) {
                 store.stopTracking(NS, p);
             }
         }
