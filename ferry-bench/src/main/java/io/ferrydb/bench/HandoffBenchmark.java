@@ -66,7 +66,7 @@ public final class HandoffBenchmark {
             List<Thread> writers = new ArrayList<>();
             long[] gapEndMs = new long[list.size()];
             // Every attempt per key: start (wall ms), duration, outcome; printed for the longest stall.
-            List<List<String>> attempts = new ArrayList<>();
+            List<List<Attempt>> attempts = new ArrayList<>();
             for (int i = 0; i < list.size(); i++) {
                 attempts.add(java.util.Collections.synchronizedList(new ArrayList<>()));
             }
@@ -80,7 +80,7 @@ public final class HandoffBenchmark {
                             long t0 = System.currentTimeMillis();
                             try {
                                 c.put(ALL_SYNC, list.get(i), Map.of("v", round));
-                                attempts.get(i).add(String.format("%tT.%<tL +%d ms ok", t0, System.currentTimeMillis() - t0));
+                                attempts.get(i).add(new Attempt(t0, System.currentTimeMillis() - t0, "ok"));
                                 acks.incrementAndGet();
                                 long now = System.nanoTime();
                                 synchronized (lastAckNs) {
@@ -93,7 +93,7 @@ public final class HandoffBenchmark {
                                 }
                             } catch (RuntimeException e) {
                                 // refused while its partition changes hands: the next round tries again
-                                attempts.get(i).add(String.format("%tT.%<tL +%d ms %s", t0, System.currentTimeMillis() - t0, e.getMessage()));
+                                attempts.get(i).add(new Attempt(t0, System.currentTimeMillis() - t0, String.valueOf(e.getMessage())));
                                 errors.merge(String.valueOf(e.getMessage()).replaceAll("[0-9]+", "N"), 1, Integer::sum);
                             }
                         }
@@ -169,13 +169,9 @@ public final class HandoffBenchmark {
             long fromMs = endMs - TimeUnit.NANOSECONDS.toMillis(stalls[worst]) - 500;
             System.out.println("its writes around the stall:");
             synchronized (attempts.get(worst)) {
-                for (String a : attempts.get(worst)) {
-                    String hms = a.substring(0, 12);
-                    long at = java.time.LocalTime.parse(hms).toNanoOfDay() / 1_000_000;
-                    long dayMs = java.time.LocalTime.ofInstant(java.time.Instant.ofEpochMilli(fromMs), java.time.ZoneId.systemDefault()).toNanoOfDay() / 1_000_000;
-                    long endDayMs = dayMs + TimeUnit.NANOSECONDS.toMillis(stalls[worst]) + 1_000;
-                    if (at >= dayMs && at <= endDayMs) {
-                        System.out.println("  " + a);
+                for (Attempt a : attempts.get(worst)) {
+                    if (a.startMs() >= fromMs && a.startMs() <= endMs + 1_000) {
+                        System.out.printf("  %tT.%<tL +%d ms %s%n", a.startMs(), a.ms(), a.outcome());
                     }
                 }
             }
@@ -183,6 +179,9 @@ public final class HandoffBenchmark {
             LocalProcesses.stop(pids);
         }
     }
+
+    /** One write attempt of a key: when it started (wall ms), how long it took, what came back. */
+    private record Attempt(long startMs, long ms, String outcome) {}
 
     private static String summary(long[] ns) {
         long[] ms = Arrays.stream(ns).map(TimeUnit.NANOSECONDS::toMillis).sorted().toArray();
