@@ -18,8 +18,9 @@ public record ClientConfig(String host, int port, long requestTimeoutMs, int max
      * Retries of one call after a routing refusal (NOT_MASTER, always safe: the request
      * was not executed) or, for reads, after the node could not be reached. Each retry
      * first refreshes the partition map; all of them stay within the request timeout.
+     * 20 retries wait about 1.75 s in all (see the backoff in GrpcFerryClient).
      */
-    public static final int DEFAULT_MAX_RETRIES = 8;
+    public static final int DEFAULT_MAX_RETRIES = 20;
 
     public ClientConfig(String host, int port, long requestTimeoutMs, int maxRequestsPerMessage, int connections) {
         this(host, port, requestTimeoutMs, maxRequestsPerMessage, connections, DEFAULT_MAX_RETRIES);

@@ -51,6 +51,15 @@ public final class ClusterController {
     /** Proposal keys and when they were sent, so an unapplied proposal is retried, not spammed. */
     private final Map<String, Long> proposedAtMs = new HashMap<>();
     private final Set<PartitionRef> caughtUpPending = new LinkedHashSet<>();
+    /**
+     * When each caught-up report was last proposed. A member repeats its reports with every
+     * heartbeat until the table shows them, and during a decommission they name a thousand
+     * partitions: proposing each heartbeat's set anew filled the log with overlapping
+     * CaughtUp commands, and the leader's apply thread (which also answers the heartbeats)
+     * fell a second behind its followers (HandoffBenchmark). A report is proposed again only
+     * after {@link ClusterTimings#proposalRetryMs}.
+     */
+    private final Map<PartitionRef, Long> caughtUpProposedMs = new HashMap<>();
     /** Formation: the voters a cluster that has no tables yet waits for, and for how long. */
     private Set<String> formationVoters = Set.of();
     private long formationWaitMs;
@@ -107,6 +116,7 @@ public final class ClusterController {
         fenced.clear();
         proposedAtMs.clear();
         caughtUpPending.clear();
+        caughtUpProposedMs.clear();
     }
 
     public void lostLeadership() {
@@ -240,10 +250,21 @@ public final class ClusterController {
         if (caughtUpPending.isEmpty()) {
             return;
         }
-        List<PartitionRef> refs = new ArrayList<>(caughtUpPending);
-        if (proposeOnce("caughtup:" + refs.hashCode(), nowMs, () -> new ClusterCommand.CaughtUp(refs, nowMs, lsnsOfMasters(refs)))) {
-            caughtUpPending.clear();
+        caughtUpProposedMs.values().removeIf(at -> nowMs - at >= timings.proposalRetryMs());
+        List<PartitionRef> refs = new ArrayList<>();
+        for (PartitionRef ref : caughtUpPending) {
+            if (!caughtUpProposedMs.containsKey(ref)) {
+                refs.add(ref);
+            }
         }
+        caughtUpPending.clear();
+        if (refs.isEmpty()) {
+            return;
+        }
+        for (PartitionRef ref : refs) {
+            caughtUpProposedMs.put(ref, nowMs);
+        }
+        proposer.propose(new ClusterCommand.CaughtUp(refs, nowMs, lsnsOfMasters(refs)));
     }
 
     private boolean stillPending(PartitionRef ref) {

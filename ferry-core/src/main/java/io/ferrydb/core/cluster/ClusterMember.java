@@ -89,16 +89,32 @@ public final class ClusterMember {
         return leaseUntilMs;
     }
 
+    /**
+     * A handoff's sync finished since the last heartbeat: its partition refuses writes until
+     * the control plane hears of it, so it is reported after {@code 1/}{@link #REPORT_SPEEDUP}
+     * of the interval, not after a full one. (Clones and resyncs wait for the next heartbeat:
+     * a decommission finishes thousands, and reporting each at once kept the leaving node's
+     * heartbeats at five times the rate for its whole length.)
+     */
+    private boolean unreported;
+    static final int REPORT_SPEEDUP = 5;
+
     public void tick(long nowMs) {
-        if (lastSentMs != Long.MIN_VALUE && nowMs - lastSentMs < timings.heartbeatIntervalMs()) {
+        long interval = unreported ? Math.max(1, timings.heartbeatIntervalMs() / REPORT_SPEEDUP) : timings.heartbeatIntervalMs();
+        if (lastSentMs != Long.MIN_VALUE && nowMs - lastSentMs < interval) {
             return;
         }
         lastSentMs = nowMs;
+        unreported = false;
         Map<String, long[]> lsns = new TreeMap<>();
         for (NamespaceSpec ns : namespaces) {
             lsns.put(ns.name(), lsnSource.lastLsns(ns.name()));
         }
-        outbox.sendHeartbeat(new HeartbeatRequest(nodeId, address, httpAddress, voter, namespaces, view.version(), lsns,
+        // A view this node's own log replica has committed is on its way to adopt(): the leader
+        // need not send it (a whole table, encoded on the leader's apply thread). Not before a
+        // first view came with a heartbeat: the caller adopts local views only from then on.
+        long known = view.version() > 0 ? Math.max(view.version(), committedElsewhere) : view.version();
+        outbox.sendHeartbeat(new HeartbeatRequest(nodeId, address, httpAddress, voter, namespaces, known, lsns,
                 new ArrayList<>(caughtUp), incarnation), nowMs);
     }
 
@@ -111,6 +127,31 @@ public final class ClusterMember {
         }
         if (reply.view() != null && reply.view().version() > view.version()) {
             adopt(reply.view());
+        }
+    }
+
+    private volatile long committedElsewhere;
+
+    /**
+     * A view this node's replica of the control log committed, not adopted yet (any thread):
+     * heartbeats report it as known, so replies do not carry it. The caller must pass it to
+     * {@link #onCommittedView} soon (at the latest on its next tick).
+     */
+    public void committedElsewhere(long version) {
+        if (version > committedElsewhere) {
+            committedElsewhere = version;
+        }
+    }
+
+    /**
+     * A committed view learned apart from the heartbeats (a voter applies the control
+     * plane's log itself): adopted if newer. A handoff's target thus serves as soon as its
+     * own replica of the log has the switch, not a heartbeat later; leases still come only
+     * from heartbeats.
+     */
+    public void onCommittedView(ClusterView committed) {
+        if (committed.version() > view.version()) {
+            adopt(committed);
         }
     }
 
@@ -162,8 +203,8 @@ public final class ClusterMember {
 
     /** The sync of a mirror finished; it is reported with the next heartbeats until the table shows it. */
     public void onSyncComplete(PartitionRef ref) {
-        if (pending(ref)) {
-            caughtUp.add(ref);
+        if (pending(ref) && caughtUp.add(ref) && ref.node().equals(view.entry(ref.namespace(), ref.partition()).handoffTo())) {
+            unreported = true;
         }
     }
 

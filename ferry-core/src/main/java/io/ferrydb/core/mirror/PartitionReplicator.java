@@ -384,6 +384,23 @@ public final class PartitionReplicator {
         return lastLsn;
     }
 
+    /**
+     * Whether {@code mirror} is an IN_SYNC mirror fed by this master's ordered stream: no
+     * sync of it in progress, nothing to resend from scratch, this master not deposed. Such
+     * a mirror needs no sync to take the partition over, only to have acknowledged the log
+     * durably (see {@link #durableOn}).
+     */
+    public boolean streamedInSync(String mirror) {
+        MirrorLink l = mirrors.get(mirror);
+        return l != null && !deposed && l.state == ReplicaState.IN_SYNC && l.streaming && l.syncFromLsn < 0;
+    }
+
+    /** Whether {@code mirror} reported everything through {@code lsn} durable (committed, not only cached). */
+    public boolean durableOn(String mirror, long lsn) {
+        MirrorLink l = mirrors.get(mirror);
+        return l != null && l.holds.committedLsn() >= lsn;
+    }
+
     /** The latest triplet each mirror reported (for status and failover). */
     public Map<String, AckTriplet> mirrorHoldings() {
         Map<String, AckTriplet> out = new LinkedHashMap<>();

@@ -87,7 +87,8 @@ public final class RecordStore {
         final long order;
         final int partition;
         int epoch = INITIAL_EPOCH;
-        long lastLsn;
+        /** Written under the lock; volatile so that reports may read it without the lock ({@link #lastLsnUnlocked}). */
+        volatile long lastLsn;
         long lastHlc;
         long firstLsn = 1;
         long logBytes;
@@ -1168,6 +1169,16 @@ public final class RecordStore {
         } finally {
             ps.unlock();
         }
+    }
+
+    /**
+     * The partition's last committed LSN, read without its lock: a value it had at some
+     * moment of the call. For periodic reports (heartbeats read all 4096 partitions several
+     * times a second; taking each lock queued them behind the partitions' writers).
+     */
+    public long lastLsnUnlocked(String ns, int partition) {
+        checkPartition(partition);
+        return state(ns).partitions[partition].lastLsn;
     }
 
     public PartitionInfo partitionInfo(String ns, int partition) {

@@ -90,6 +90,58 @@ class ClusterControllerTest {
         controller.onApplied(state.view());
     }
 
+    private HeartbeatRequest hb(String node, long knownVersion, List<PartitionRef> caughtUp) {
+        return new HeartbeatRequest(node, "h:" + node, "http:" + node, true, List.of(new NamespaceSpec("test", 2)), knownVersion,
+                Map.of("test", new long[] {5, 6}), caughtUp);
+    }
+
+    /**
+     * A member repeats its caught-up reports with every heartbeat until the table shows them;
+     * each report is proposed once, and again only after the proposal retry interval (a
+     * decommission's reports name a thousand partitions: proposing each heartbeat's set anew
+     * flooded the control log).
+     */
+    @Test
+    void repeatedCaughtUpReportsAreProposedOnceUntilTheRetryInterval() {
+        controller.becameLeader(0, state.view());
+        controller.onHeartbeat(hb("n1", 0), 0);
+        applyProposals();
+        controller.onHeartbeat(hb("n1", state.version()), 10);
+        controller.onHeartbeat(hb("n2", state.version()), 20);
+        applyProposals();
+        // Partitions being cloned to n2, mastered by n1.
+        List<PartitionRef> cloning = new ArrayList<>();
+        NamespaceTable t = state.view().table("test");
+        for (int p = 0; p < t.size() && cloning.size() < 3; p++) {
+            PartitionEntry e = t.entry(p);
+            Replica r = e.replicaOn("n2");
+            if ("n1".equals(e.master()) && r != null && r.state() == ReplicaState.CLONING) {
+                cloning.add(new PartitionRef("test", p, "n2", e.epoch()));
+            }
+        }
+        assertEquals(3, cloning.size(), "n2's join clones partitions to it");
+        long v = state.version();
+        controller.onHeartbeat(hb("n1", v, cloning.subList(0, 2)), 100);
+        assertEquals(1, proposed.size());
+        assertEquals(cloning.subList(0, 2), assertInstanceOf(ClusterCommand.CaughtUp.class, proposed.get(0)).replicas());
+        controller.onHeartbeat(hb("n1", v, cloning.subList(0, 2)), 150);
+        controller.tick(160);
+        assertEquals(1, proposed.size(), "the same reports again: not proposed again yet");
+        controller.onHeartbeat(hb("n1", v, cloning), 200);
+        assertEquals(2, proposed.size());
+        assertEquals(cloning.subList(2, 3), assertInstanceOf(ClusterCommand.CaughtUp.class, proposed.get(1)).replicas(), "only the new report");
+        long retry = 100 + ClusterTimings.DEFAULTS.proposalRetryMs();
+        controller.onHeartbeat(hb("n1", v, cloning), retry);
+        assertEquals(3, proposed.size(), "unapplied after the retry interval: proposed again");
+        assertEquals(cloning.subList(0, 2), assertInstanceOf(ClusterCommand.CaughtUp.class, proposed.get(2)).replicas());
+        applyProposals();
+        for (PartitionRef ref : cloning) {
+            assertEquals(ReplicaState.IN_SYNC, state.view().entry("test", ref.partition()).replicaOn("n2").state());
+        }
+        controller.onHeartbeat(hb("n1", state.version(), cloning), retry + 2_000);
+        assertTrue(proposed.isEmpty(), "reports the table shows are not proposed");
+    }
+
     @Test
     void firstHeartbeatJoinsAndLaterOnesGetTheViewOnlyWhenNewer() {
         controller.becameLeader(0, state.view());

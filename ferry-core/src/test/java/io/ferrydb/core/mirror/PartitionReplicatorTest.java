@@ -11,6 +11,7 @@ import java.util.Set;
 
 import static io.ferrydb.core.mirror.MirrorPartitionTest.entry;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The master's side of mirroring, driven against real {@link MirrorPartition}s. */
@@ -43,6 +44,31 @@ class PartitionReplicatorTest {
             }
         }
         return acked;
+    }
+
+    @Test
+    void aHandoffTargetIsReadyOnceItsStreamHoldsTheLogDurably() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.CLONING));
+        assertTrue(master.streamedInSync("n2"));
+        assertFalse(master.streamedInSync("n3"), "a mirror being cloned is not fed by the stream yet");
+        assertFalse(master.streamedInSync("n9"), "not a mirror at all");
+        commit(1, CommitLevel.MASTER, Durability.ASYNC);
+        commit(2, CommitLevel.MASTER, Durability.ASYNC);
+        assertFalse(master.durableOn("n2", 2), "nothing sent yet");
+        // n2 caches the batch (ASYNC): acknowledged, not yet durable.
+        PartitionReplicator.Send toN2 = master.poll().stream().filter(s -> s.mirror().equals("n2")).findFirst().orElseThrow();
+        MirrorPartition.Step step = m2.onBatch(toN2.batch(), 0);
+        master.onReply("n2", step.reply());
+        assertFalse(master.durableOn("n2", 2), "only in n2's cache");
+        MirrorPartition.Flush flush = step.flush() != null ? step.flush() : m2.tick(1_000);
+        master.onReply("n2", m2.onFlushed(flush, 1_000).reply());
+        assertTrue(master.durableOn("n2", 2), "flushed on n2");
+        assertFalse(master.durableOn("n2", 3));
+        // A sync of n2 takes it off the stream until it is done.
+        master.beginSync("n2", 2);
+        assertFalse(master.streamedInSync("n2"));
+        master.onResynced("n2", 2);
+        assertTrue(master.streamedInSync("n2"));
     }
 
     @Test

@@ -52,7 +52,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class NodeCluster implements AutoCloseable, PartitionGate {
     private static final Logger LOG = LoggerFactory.getLogger(NodeCluster.class);
-    private static final long TICK_MS = 50;
+    private static final long TICK_MS = 25;
     private static final long JOIN_TIMEOUT_MS = 60_000;
 
     private final NodeConfig config;
@@ -73,6 +73,8 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     private final RatisControlPlane controlPlane;
     private final ClusterMember member;
     private volatile ClusterView view = ClusterView.EMPTY;
+    /** The newest view this voter's replica of the control log committed (adopted on the loop). */
+    private final java.util.concurrent.atomic.AtomicReference<ClusterView> committedView = new java.util.concurrent.atomic.AtomicReference<>();
     private volatile long leaseUntilMs = Long.MIN_VALUE;
     private final AtomicLong heartbeatsFailed = new AtomicLong();
     private final AtomicLong heartbeatsSent = new AtomicLong();
@@ -120,7 +122,12 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         }
         this.member = new ClusterMember(config.nodeId, address, httpAddress, voter, specs, timings, new Outbox(),
                 this::lastLsns,
-                (ref, kind) -> viewLoop.execute(() -> replication.sync(ref, kind == ClusterMember.SyncKind.HANDOFF)));
+                (ref, kind) -> {
+                    if (kind == ClusterMember.SyncKind.HANDOFF) {
+                        LOG.debug("handoff of {}/{} to {} (epoch {}) in the view", ref.namespace(), ref.partition(), ref.node(), ref.epoch());
+                    }
+                    viewLoop.execute(() -> replication.sync(ref, kind == ClusterMember.SyncKind.HANDOFF));
+                });
         // A sync is done when the mirror has the partition's copy and the stream continues after it.
         replication.onSyncDone(ref -> loop.execute(() -> completeSync(ref)));
         replication.leaseCheck(this::leaseValid);
@@ -216,6 +223,17 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the control plane: " + e.getMessage(), e);
         }
+        // A voter applies the control plane's log itself: it adopts each committed view as its
+        // replica applies it, not a heartbeat later (a handoff's switch reached its target up to
+        // an interval late, and every heartbeat reply then carried the whole view). Only once a
+        // heartbeat brought the current view: a restarted voter replays old views first.
+        controlPlane.addViewListener(v -> {
+            ClusterView before = committedView.getAndAccumulate(v, (a, b) -> a == null || b.version() > a.version() ? b : a);
+            if (before == null || before.version() < v.version()) {
+                member.committedElsewhere(v.version());
+                loop.execute(this::adoptCommitted);
+            }
+        });
         loop.scheduleWithFixedDelay(this::tick, 0, TICK_MS, TimeUnit.MILLISECONDS);
     }
 
@@ -242,11 +260,23 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     }
 
     private void completeSync(io.ferrydb.core.cluster.PartitionRef ref) {
+        if (ref.node().equals(member.view().entry(ref.namespace(), ref.partition()).handoffTo())) {
+            LOG.debug("handoff of {}/{} to {}: the target caught up", ref.namespace(), ref.partition(), ref.node());
+        }
         member.onSyncComplete(ref);
+    }
+
+    /** Adopts the view this voter's log replica committed last, once a heartbeat brought a first view (loop thread). */
+    private void adoptCommitted() {
+        ClusterView committed = committedView.get();
+        if (committed != null && member.view().version() > 0) {
+            member.onCommittedView(committed);
+        }
     }
 
     private void tick() {
         try {
+            adoptCommitted();
             for (long ms : controlPlane.drainFailoverTimesMs()) {
                 failoverTimer.record(ms, TimeUnit.MILLISECONDS);
                 LOG.info("failover: a member was declared failed {} ms after its last heartbeat", ms);
@@ -260,7 +290,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     private long[] lastLsns(String namespace) {
         long[] lsns = new long[Limits.PARTITION_COUNT];
         for (int p = 0; p < lsns.length; p++) {
-            lsns[p] = store.partitionInfo(namespace, p).lastLsn();
+            lsns[p] = store.lastLsnUnlocked(namespace, p);
         }
         return lsns;
     }
@@ -279,13 +309,25 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
             }));
         }
 
+        /** The newest view the member adopted, applied by the view thread (see viewChanged). */
+        private final java.util.concurrent.atomic.AtomicReference<ClusterView> newestView = new java.util.concurrent.atomic.AtomicReference<>();
+
         @Override
         public void viewChanged(ClusterView previous, ClusterView current) {
+            newestView.accumulateAndGet(current, (a, b) -> a == null || b.version() > a.version() ? b : a);
             viewLoop.execute(() -> {
+                // Views queued meanwhile are applied as one step, from the view applied last to
+                // the newest (a voter adopts every view its log commits; a decommission commits
+                // dozens, each taking a starved node hundreds of ms to apply one by one).
+                ClusterView applied = view;
+                ClusterView newest = newestView.get();
+                if (newest.version() <= applied.version()) {
+                    return;
+                }
                 try {
-                    apply(previous, current);
+                    apply(applied, newest);
                 } catch (RuntimeException e) {
-                    LOG.error("applying cluster view {} failed", current.version(), e);
+                    LOG.error("applying cluster view {} failed", newest.version(), e);
                 }
             });
         }
@@ -360,6 +402,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
             for (int p = 0; p < t.size(); p++) {
                 PartitionEntry before = previous.entry(ns.name(), p);
                 if (config.nodeId.equals(t.entry(p).master()) && !config.nodeId.equals(before.master())) {
+                    LOG.debug("{}/{}: master here from view {}", ns.name(), p, current.version());
                     wrote |= receiver.promote(ns.name(), p);
                     long reported = t.failedMasterLsn(p);
                     if (reported >= 0 && before.master() != null) {

@@ -77,8 +77,8 @@ public final class Replication implements AutoCloseable {
     private final int trackingMaxKeys;
     private final AtomicLong tokens = new AtomicLong();
     private final ScheduledExecutorService timer;
-    /** Handoffs' syncs, apart from the copies (see Resyncer). */
-    private final java.util.concurrent.ExecutorService handoffs = Executors.newSingleThreadExecutor(r -> {
+    /** Handoffs' syncs, apart from the copies (see Resyncer), and the checks of handoffs served by the stream. */
+    private final ScheduledExecutorService handoffs = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "ferry-mirror-handoff");
         t.setDaemon(true);
         return t;
@@ -95,6 +95,7 @@ public final class Replication implements AutoCloseable {
     private final Counter resends;
     private final Counter resyncsNeeded;
     private final Counter slowWrites;
+    private final Counter handoffsByStream;
 
     /**
      * @param forcedPath      a resync path to try first (benchmarks, tests), or null to choose by cost
@@ -130,6 +131,8 @@ public final class Replication implements AutoCloseable {
         }, copier, handoffs, forcedPath, syncBytesPerSec, registry);
         this.slowWrites = Counter.builder("ferry_mirror_slow_writes").description("partitions found with a write waiting over "
                 + SLOW_WRITE_MS + " ms for its commit level (each logged with its mirrors' state)").register(registry);
+        this.handoffsByStream = Counter.builder("ferry_mirror_handoffs_by_stream").description("planned handoffs whose target, an "
+                + "IN_SYNC mirror, only had to acknowledge the log durably (no sync)").register(registry);
         this.resyncsNeeded = Counter.builder("ferry_mirror_resyncs_needed").description("mirrors that fell out of the stream and needed a copy").register(registry);
         io.micrometer.core.instrument.Gauge.builder("ferry_mirror_waiting_acks", waiting, Map::size)
                 .description("client writes waiting for their commit level").register(registry);
@@ -657,10 +660,99 @@ public final class Replication implements AutoCloseable {
         // Off the caller's thread: the cluster member's loop also sends the heartbeats
         // that keep this node's leases, and a join can start thousands of copies.
         (handoff ? handoffs : copier).execute(() -> {
-            if (syncs.get(k) == ref && !resyncer.inProgress(ref.namespace(), ref.partition(), ref.node())) {
-                resyncer.start(ref.namespace(), ref.partition(), ref.node(), handoff);
+            if (syncs.get(k) != ref) {
+                return;
+            }
+            if (handoff) {
+                // A resync of the target already running on the copy thread (its stream broke) is
+                // throttled and queued behind clones: the handoff's own sync replaces it.
+                if (!resyncer.urgentInProgress(ref.namespace(), ref.partition(), ref.node()) && !awaitStream(ref, k)) {
+                    resyncer.start(ref.namespace(), ref.partition(), ref.node(), true);
+                }
+            } else if (!resyncer.inProgress(ref.namespace(), ref.partition(), ref.node())) {
+                resyncer.start(ref.namespace(), ref.partition(), ref.node(), false);
             }
         });
+    }
+
+    /** How long a handoff waits for its target's stream before it syncs the target instead. */
+    static final long HANDOFF_STREAM_WAIT_MS = 2_000;
+    private static final long HANDOFF_CHECK_MS = 2;
+
+    /** A handoff waiting for its target to report the log durable through {@code throughLsn}. */
+    private record StreamHandoff(PartitionRef ref, String key, long throughLsn, long deadlineMs) {}
+
+    /** Handoffs served by the stream, waiting for the target's acknowledgement (handoffs thread only). */
+    private final Map<String, StreamHandoff> streamHandoffs = new java.util.HashMap<>();
+    private boolean handoffCheckScheduled;
+
+    /**
+     * A handoff's target that is an IN_SYNC mirror fed by the ordered stream already
+     * receives every change of the partition; it needs no probe, plan and chunk round trips
+     * (each queued at the target behind the clones of a decommission: 2.7 s for one
+     * handoff, HandoffBenchmark), only to acknowledge durably what the log holds now (the
+     * partition refuses writes from this view on). Returns false when the target is not such
+     * a mirror: a sync it is. Runs on the handoffs thread.
+     */
+    private boolean awaitStream(PartitionRef ref, String k) {
+        PartitionReplicator r = replicators.get(key(ref.namespace(), ref.partition()));
+        if (r == null) {
+            return false;
+        }
+        long through = store.partitionInfo(ref.namespace(), ref.partition()).lastLsn();
+        synchronized (r) {
+            if (!r.streamedInSync(ref.node())) {
+                return false;
+            }
+        }
+        streamHandoffs.put(k, new StreamHandoff(ref, k, through, System.currentTimeMillis() + HANDOFF_STREAM_WAIT_MS));
+        if (!handoffCheckScheduled) {
+            handoffCheckScheduled = true;
+            handoffs.schedule(this::checkStreamHandoffs, HANDOFF_CHECK_MS, TimeUnit.MILLISECONDS);
+        }
+        return true;
+    }
+
+    /** Completes the stream handoffs whose target holds the log durably; syncs those whose stream broke or lagged. */
+    private void checkStreamHandoffs() {
+        handoffCheckScheduled = false;
+        long now = System.currentTimeMillis();
+        for (java.util.Iterator<StreamHandoff> it = streamHandoffs.values().iterator(); it.hasNext(); ) {
+            StreamHandoff h = it.next();
+            PartitionRef ref = h.ref();
+            PartitionReplicator r = replicators.get(key(ref.namespace(), ref.partition()));
+            if (syncs.get(h.key()) != ref || r == null) {
+                it.remove(); // no longer wanted: the entry changed, or this node no longer masters it
+                continue;
+            }
+            boolean streamed;
+            boolean durable;
+            String state;
+            synchronized (r) {
+                streamed = r.streamedInSync(ref.node());
+                durable = r.durableOn(ref.node(), h.throughLsn());
+                state = r.describe();
+            }
+            if (streamed && durable) {
+                it.remove();
+                if (syncs.remove(h.key(), ref)) {
+                    handoffsByStream.increment();
+                    syncDone.done(ref);
+                }
+            } else if (!streamed || now >= h.deadlineMs()) {
+                it.remove();
+                LOG.info("handoff of {}/{} to {}: {}; syncing it ({})", ref.namespace(), ref.partition(), ref.node(),
+                        streamed ? "lsn " + h.throughLsn() + " not reported durable within " + HANDOFF_STREAM_WAIT_MS + " ms"
+                                : "the target is off the stream", state);
+                if (!resyncer.urgentInProgress(ref.namespace(), ref.partition(), ref.node())) {
+                    resyncer.start(ref.namespace(), ref.partition(), ref.node(), true);
+                }
+            }
+        }
+        if (!streamHandoffs.isEmpty()) {
+            handoffCheckScheduled = true;
+            handoffs.schedule(this::checkStreamHandoffs, HANDOFF_CHECK_MS, TimeUnit.MILLISECONDS);
+        }
     }
 
     /**

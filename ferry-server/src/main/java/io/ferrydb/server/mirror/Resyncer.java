@@ -212,13 +212,18 @@ public final class Resyncer {
         return sessions.containsKey(ns + "/" + p + "@" + mirror);
     }
 
+    /** Whether a handoff's sync of this mirror runs (on the urgent thread, unthrottled). */
+    boolean urgentInProgress(String ns, int p, String mirror) {
+        Session s = sessions.get(ns + "/" + p + "@" + mirror);
+        return s != null && s.urgent;
+    }
+
     /** A probe reply, a chunk acknowledgement or a failed chunk. */
     void onAck(String mirror, MirrorAck a) {
         Session s = sessions.get(a.getNamespace() + "/" + a.getPartition() + "@" + mirror);
         if (s == null || s.id != a.getSession()) {
             return; // an older sync's answer
         }
-        s.awaitingSinceMs = 0;
         if (!a.getSyncFailed().isEmpty()) {
             escalations.increment();
             ResyncPath failed = s.plan == null ? ResyncPath.LOG : s.plan.path();
@@ -226,9 +231,13 @@ public final class Resyncer {
             start(new Session(s.ns, s.p, s.mirror, failed.next(), s.urgent));
             return;
         }
-        if (a.getProbe()) {
+        // Only the answer the sync waits for moves it on (and stops the retry timer meanwhile);
+        // any other leaves the timer running, or the session would wait for nothing.
+        if (a.getProbe() && s.plan == null) {
+            s.awaitingSinceMs = 0;
             executor(s).execute(() -> plan(s, a));
-        } else if (a.getChunkSeq() == s.seq + 1) {
+        } else if (!a.getProbe() && a.getChunkSeq() == s.seq + 1) {
+            s.awaitingSinceMs = 0;
             executor(s).execute(() -> sendNext(s));
         }
     }

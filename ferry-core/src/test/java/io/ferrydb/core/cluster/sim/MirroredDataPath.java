@@ -71,6 +71,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
     private static final String NS = ClusterSimulation.NS;
     private static final NamespaceConfig CONFIG = NamespaceConfig.defaults(NS);
     private static final long SYNC_RETRY_MS = 1_000;
+    private static final long HANDOFF_STREAM_WAIT_MS = 2_000;
     private static final int CHUNK = 4;
     private static final CommitLevel[] LEVELS = CommitLevel.values();
     private static final Durability[] DURABILITIES = Durability.values();
@@ -219,9 +220,10 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         sim.count("sync-started");
         Store s = stores.get(master.id);
         s.requested.put(ref.partition() + "@" + ref.node(), ref);
-        // The server starts syncs on its copy thread.
+        boolean handoff = ref.node().equals(master.member.view().entry(NS, ref.partition()).handoffTo());
+        // The server starts syncs on its copy thread (handoffs on their own).
         s.later(1 + random.nextInt(10), () -> {
-            if (s.requested.get(ref.partition() + "@" + ref.node()) == ref) {
+            if (s.requested.get(ref.partition() + "@" + ref.node()) == ref && !(handoff && s.awaitStream(ref))) {
                 s.startSession(ref.partition(), ref.node(), null, false);
             }
         });
@@ -261,6 +263,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         final Map<Integer, List<EpochStart>> syncStarts = new HashMap<>();
         final Map<String, Session> sessions = new LinkedHashMap<>();
         final Map<String, PartitionRef> requested = new HashMap<>();
+        /** Handoffs whose target, an IN_SYNC mirror on the stream, has to report this LSN durable (as Replication does). */
+        final Map<String, long[]> streamHandoffs = new HashMap<>();
         final Set<Integer> tracked = new HashSet<>();
         /** Partitions this node holds data of but no replica: when it asked their master for its history. */
         final Map<Integer, Long> releaseAskedAt = new HashMap<>();
@@ -486,6 +490,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                 }
             }
             requested.values().removeIf(ref -> !node.member.syncWanted(ref));
+            checkStreamHandoffs(now);
             for (Map.Entry<Integer, MirrorPartition> e : new ArrayList<>(mirrors.entrySet())) {
                 startFlush(e.getKey(), e.getValue(), e.getValue().tick(now));
             }
@@ -744,6 +749,45 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             }
         }
 
+        /**
+         * Replication.awaitStream: a handoff's target fed by the ordered stream needs no sync,
+         * only to acknowledge durably what the log holds now. False: it is synced instead.
+         */
+        boolean awaitStream(PartitionRef ref) {
+            PartitionReplicator r = replicators.get(ref.partition());
+            if (r == null || !r.streamedInSync(ref.node())) {
+                return false;
+            }
+            sim.count("handoff-by-stream-started");
+            streamHandoffs.put(ref.partition() + "@" + ref.node(), new long[] {store.partitionInfo(NS, ref.partition()).lastLsn(),
+                    now() + HANDOFF_STREAM_WAIT_MS});
+            return true;
+        }
+
+        void checkStreamHandoffs(long now) {
+            for (var it = streamHandoffs.entrySet().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                PartitionRef ref = requested.get(e.getKey());
+                PartitionReplicator r = ref == null ? null : replicators.get(ref.partition());
+                if (r == null) {
+                    it.remove();
+                    continue;
+                }
+                boolean streamed = r.streamedInSync(ref.node());
+                if (streamed && r.durableOn(ref.node(), e.getValue()[0])) {
+                    it.remove();
+                    requested.remove(e.getKey());
+                    trace("%s hands p%d off to %s by the stream (durable there through %d)", id(), ref.partition(), ref.node(), e.getValue()[0]);
+                    sim.count("handoff-by-stream");
+                    node.member.onSyncComplete(ref);
+                } else if (!streamed || now >= e.getValue()[1]) {
+                    it.remove();
+                    sim.count("handoff-by-stream-fell-back");
+                    startSession(ref.partition(), ref.node(), null, true);
+                }
+            }
+        }
+
         void startSession(int p, String mirror, ResyncPath floor, boolean over) {
             if (!over && sessions.containsKey(p + "@" + mirror)) {
                 return;
@@ -790,7 +834,10 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
 
         void sendNext(Session s) {
             if (!leased()) {
-                return; // the retry timer starts it over
+                // The retry timer starts it over (it must be running: a session left waiting for
+                // nothing kept its mirror RESYNCING forever, and a leaving node LEAVING: seed 239).
+                s.awaitingSince = now();
+                return;
             }
             Chunk c;
             switch (s.plan.path()) {
@@ -842,7 +889,6 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             if (s == null || s.id != sid) {
                 return;
             }
-            s.awaitingSince = -1;
             if (failed != null) {
                 sim.count("sync-escalated");
                 ResyncPath path = s.plan == null ? ResyncPath.LOG : s.plan.path();
@@ -850,7 +896,10 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                 return;
             }
             if (copiedThrough < 0) {
+                // Only the answer to the chunk in flight moves the sync on; any other leaves the
+                // retry timer running (clearing it on a stale answer stranded the session).
                 if (nextSeq == s.seq + 1) {
+                    s.awaitingSince = -1;
                     sendNext(s);
                 }
                 return;
