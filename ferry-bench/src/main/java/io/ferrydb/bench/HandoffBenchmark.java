@@ -121,14 +121,24 @@ public final class HandoffBenchmark {
             if (decommission.waitFor() != 0) {
                 throw new IllegalStateException("decommission failed: " + said);
             }
+            // When each sampled partition's handoff and switch were first seen in the views polled
+            // here (every ~100 ms), to tell a stall around the handoff from one during the clone.
+            long[] handoffSeenMs = new long[list.size()];
+            long[] switchSeenMs = new long[list.size()];
             LocalProcesses.await(basePort, 120_000, view -> {
-                for (Key k : list) {
-                    PartitionEntry e = view.entry(NS, k.partition());
-                    if (victim.equals(e.master()) || e.handoffTo() != null) {
-                        return false;
+                long now = System.currentTimeMillis();
+                boolean done = true;
+                for (int i = 0; i < list.size(); i++) {
+                    PartitionEntry e = view.entry(NS, list.get(i).partition());
+                    if (e.handoffTo() != null && handoffSeenMs[i] == 0) {
+                        handoffSeenMs[i] = now;
                     }
+                    if (!victim.equals(e.master()) && switchSeenMs[i] == 0) {
+                        switchSeenMs[i] = now;
+                    }
+                    done &= !victim.equals(e.master()) && e.handoffTo() == null;
                 }
-                return true;
+                return done;
             });
             long movedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
             Thread.sleep(1_000);
@@ -154,6 +164,29 @@ public final class HandoffBenchmark {
                     movedMs, lost == 0 ? "every key holds its last acknowledged value" : lost + " keys lost their last acknowledged write");
             System.out.printf("longest gap between acknowledged ALL+SYNC writes per partition, ms: quiet second before %s "
                     + "(%d writes acknowledged in it); during the handoffs %s%n", summary(baseline), quietAcks, summary(stalls));
+            // The stall of each partition's handoff: the gap between acknowledgements that spans the
+            // moment its switch to the new master was seen.
+            long[] handoffStalls = new long[list.size()];
+            for (int i = 0; i < list.size(); i++) {
+                long before = 0;
+                long after = Long.MAX_VALUE;
+                synchronized (attempts.get(i)) {
+                    for (Attempt a : attempts.get(i)) {
+                        long ackMs = a.startMs() + a.ms();
+                        if (!a.outcome().equals("ok")) {
+                            continue;
+                        }
+                        if (ackMs <= switchSeenMs[i]) {
+                            before = Math.max(before, ackMs);
+                        } else {
+                            after = Math.min(after, ackMs);
+                        }
+                    }
+                }
+                handoffStalls[i] = TimeUnit.MILLISECONDS.toNanos(before == 0 || after == Long.MAX_VALUE ? 0 : after - before);
+            }
+            System.out.printf("stall around each partition's handoff (the gap between acknowledgements spanning its switch), ms: %s%n",
+                    summary(handoffStalls));
             // Where the longest stall happened in its partition's history (epochs with their times).
             int worst = 0;
             for (int i = 1; i < stalls.length; i++) {

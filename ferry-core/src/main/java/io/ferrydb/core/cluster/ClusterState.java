@@ -260,11 +260,44 @@ public final class ClusterState {
             byPartition.computeIfAbsent(ref.namespace() + '\u0000' + ref.partition(), k -> new ArrayList<>()).add(ref);
         }
         int changed = 0;
+        handoffsDeferred = cloningAnywhere();
         for (List<PartitionRef> refs : byPartition.values()) {
             changed += caughtUp(refs, c.timeMs(), lsns);
         }
+        if (handoffsDeferred && !cloningAnywhere()) {
+            // The last clone finished: the handoffs that waited for it, all at once.
+            changed += reconcileAll(ChangeReason.REBALANCE, c);
+        }
         settleLeaving();
         return bump(changed > 0, changed);
+    }
+
+    /**
+     * Whether planned handoffs wait: while any replica is being cloned to a live node, a
+     * partition whose desired replicas are all IN_SYNC keeps its master. A decommission or
+     * a join clones thousands of partitions, and a handoff in the middle of that stalled its
+     * partition for seconds (each of its steps queued behind the clones on a busy node,
+     * HandoffBenchmark); once the last clone is done the handoffs run together on a quieter
+     * cluster. Set per command (state only: every replica computes the same).
+     */
+    private boolean handoffsDeferred;
+
+    private boolean cloningAnywhere() {
+        for (Table t : tables.values()) {
+            for (PartitionEntry e : t.entries) {
+                // Only clones that can progress: an unavailable partition's clone waits for its
+                // master to return, and must not hold every other partition's handoff meanwhile.
+                if (e.replicas().isEmpty() || !servesAsMaster(e.replicas().get(0))) {
+                    continue;
+                }
+                for (Replica r : e.replicas()) {
+                    if (r.state() == ReplicaState.CLONING && liveness(r.node()) == Liveness.ALIVE) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
     }
 
     private int caughtUp(List<PartitionRef> refs, long timeMs, LsnIndex lsns) {
@@ -320,6 +353,7 @@ public final class ClusterState {
     private int reconcileAll(ChangeReason reason, ClusterCommand command) {
         LsnIndex lsns = new LsnIndex(command.lsns());
         int changed = 0;
+        handoffsDeferred = cloningAnywhere();
         for (Map.Entry<String, Table> te : tables.entrySet()) {
             Table t = te.getValue();
             for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
@@ -417,7 +451,7 @@ public final class ClusterState {
         if (allDesiredInSync(reps, desired)) {
             if (reps.get(0).node().equals(desired.get(0))) {
                 reps = settle(reps, desired);
-            } else {
+            } else if (!handoffsDeferred) {
                 reps = settleBehind(reps.get(0), reps, desired);
                 handoff = desired.get(0);
             }

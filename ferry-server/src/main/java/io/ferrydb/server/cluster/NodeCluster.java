@@ -426,14 +426,18 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                 continue;
             }
             NamespaceTable before = previous.table(ns.name());
+            Map<Integer, Long> epochs = new java.util.HashMap<>();
             for (int p = 0; p < t.size(); p++) {
                 PartitionEntry e = t.entry(p);
                 if (before != null && before.entry(p).equals(e)) {
                     continue; // unchanged: adopted with the view that made it
                 }
                 if (config.nodeId.equals(e.master()) && e.epoch() > 0) {
-                    store.adoptEpoch(ns.name(), p, e.epoch());
+                    epochs.put(p, e.epoch());
                 }
+            }
+            if (!epochs.isEmpty()) {
+                store.adoptEpochs(ns.name(), epochs); // one storage write for the view's partitions
             }
         }
     }
