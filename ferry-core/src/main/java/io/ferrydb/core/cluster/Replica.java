@@ -9,6 +9,17 @@ public record Replica(String node, ReplicaState state) {
         Objects.requireNonNull(state, "state");
     }
 
+    /** Written out for speed (see {@link PartitionEntry#equals}). */
+    @Override
+    public boolean equals(Object o) {
+        return this == o || o instanceof Replica other && state == other.state && node.equals(other.node);
+    }
+
+    @Override
+    public int hashCode() {
+        return node.hashCode() * 31 + state.hashCode();
+    }
+
     public Replica to(ReplicaState next) {
         return new Replica(node, state.to(next));
     }

@@ -399,9 +399,14 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
             if (t == null) {
                 continue;
             }
+            NamespaceTable was = previous.table(ns.name());
             for (int p = 0; p < t.size(); p++) {
-                PartitionEntry before = previous.entry(ns.name(), p);
-                if (config.nodeId.equals(t.entry(p).master()) && !config.nodeId.equals(before.master())) {
+                PartitionEntry e = t.entry(p);
+                PartitionEntry before = was == null ? PartitionEntry.UNASSIGNED : was.entry(p);
+                if (e == before || !config.nodeId.equals(e.master())) {
+                    continue;
+                }
+                if (!config.nodeId.equals(before.master())) {
                     LOG.debug("{}/{}: master here from view {}", ns.name(), p, current.version());
                     wrote |= receiver.promote(ns.name(), p);
                     long reported = t.failedMasterLsn(p);
