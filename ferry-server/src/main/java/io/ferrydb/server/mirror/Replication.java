@@ -727,11 +727,9 @@ public final class Replication implements AutoCloseable {
             }
             boolean streamed;
             boolean durable;
-            String state;
             synchronized (r) {
                 streamed = r.streamedInSync(ref.node());
                 durable = r.durableOn(ref.node(), h.throughLsn());
-                state = r.describe();
             }
             if (streamed && durable) {
                 it.remove();
@@ -741,6 +739,10 @@ public final class Replication implements AutoCloseable {
                 }
             } else if (!streamed || now >= h.deadlineMs()) {
                 it.remove();
+                String state;
+                synchronized (r) {
+                    state = r.describe(); // only for the log line: not built on every 2 ms check
+                }
                 LOG.info("handoff of {}/{} to {}: {}; syncing it ({})", ref.namespace(), ref.partition(), ref.node(),
                         streamed ? "lsn " + h.throughLsn() + " not reported durable within " + HANDOFF_STREAM_WAIT_MS + " ms"
                                 : "the target is off the stream", state);
