@@ -75,6 +75,42 @@ class ClusterStateTest {
         assertTrue(mastersOnN2 > 1800 && mastersOnN2 < 2300, "balanced: " + mastersOnN2);
     }
 
+    /**
+     * While any clone runs, partitions whose replicas are all IN_SYNC keep their master; the
+     * CaughtUp that ends the last clone starts every waiting handoff in its epoch.
+     */
+    @Test
+    void handoffsWaitUntilTheLastCloneIsDoneThenStartTogether() {
+        ClusterState s = new ClusterState(16);
+        s.apply(join("n1", 2));
+        s.apply(join("n2", 2));
+        // Every partition is being cloned to n2: report all but one done.
+        List<PartitionRef> refs = new ArrayList<>();
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            refs.add(new PartitionRef(NS, p, "n2", s.view().entry(NS, p).epoch()));
+        }
+        PartitionRef last = refs.remove(refs.size() - 1);
+        s.apply(new ClusterCommand.CaughtUp(refs, 0, List.of()));
+        ClusterView v = s.view();
+        for (int p = 0; p < Limits.PARTITION_COUNT - 1; p++) {
+            PartitionEntry e = v.entry(NS, p);
+            assertEquals("n1", e.master(), "partition " + p);
+            assertEquals(null, e.handoffTo(), "no handoff while partition " + last.partition() + " is still cloned; partition " + p);
+            assertEquals(ReplicaState.IN_SYNC, e.replicaOn("n2").state());
+        }
+        assertEquals(ReplicaState.CLONING, v.entry(NS, last.partition()).replicaOn("n2").state());
+        s.apply(new ClusterCommand.CaughtUp(List.of(last), 0, List.of()));
+        v = s.view();
+        int handoffs = 0;
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            PartitionEntry e = v.entry(NS, p);
+            boolean wantsN2 = Rendezvous.desired(NS, p, List.of("n1", "n2"), 2).get(0).equals("n2");
+            assertEquals(wantsN2 ? "n2" : null, e.handoffTo(), "partition " + p);
+            handoffs += wantsN2 ? 1 : 0;
+        }
+        assertTrue(handoffs > 1800, "the waiting handoffs all started: " + handoffs);
+    }
+
     @Test
     void failurePromotesTheInSyncMirrorWithTheHighestLsnAndReturnResyncs() {
         ClusterState s = new ClusterState(16);
