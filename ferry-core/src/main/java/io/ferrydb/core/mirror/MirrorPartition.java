@@ -157,6 +157,17 @@ public final class MirrorPartition {
         return entries.isEmpty() ? null : new Flush(namespace, partition, entries, true);
     }
 
+    /** The cached changes above {@code lsn}, in LSN order (what a failover check asks a survivor for). */
+    public List<LogEntry> cachedAbove(long lsn) {
+        List<LogEntry> out = new ArrayList<>();
+        for (Cached c : cache) {
+            if (c.entry().lsn() > lsn) {
+                out.add(c.entry());
+            }
+        }
+        return out;
+    }
+
     /** The process died: the cache is gone, storage kept what was flushed. */
     public void crash() {
         cache.clear();

@@ -1028,29 +1028,29 @@ public final class RecordStore {
     }
 
     /**
-     * The failover check of a partition this node was just promoted to master of: its
-     * failed master had reported {@code reportedLsn} in its last heartbeat, so if this
-     * replica's log ends below that, the writes in between existed on the failed master
-     * only. They may have been acknowledged (commit level MASTER; an ALL write waits for
-     * this replica) and are recorded in the ledger, digests unknown, as a FAILOVER record.
-     * Writes the failed master made after that heartbeat are not known here: they show up
-     * as its divergent tail, with digests, if it returns. Returns the record, or null when
-     * this replica holds everything reported.
+     * The failover check of a partition this node was just promoted to master of
+     * ({@link io.ferrydb.core.loss.FailoverCheck}): its log ends where the new epoch
+     * continues, so whatever the failed master reported in its last heartbeat
+     * ({@code reportedLsn}) or another reachable replica holds beyond that existed on the
+     * old master's side only. Those writes may have been acknowledged (commit level
+     * MASTER; an ALL write waits for this replica) and are recorded in the ledger as a
+     * FAILOVER record, with the digests the survivors named. Returns the record, or null
+     * when nothing is missing.
      */
     public LossRecord recordFailoverGap(String ns, int partition, long lostEpoch, long newEpoch, String failedMaster, long reportedLsn,
-                                        String node) {
+                                        List<io.ferrydb.core.loss.FailoverCheck.Survivor> survivors, List<String> unreached, String node) {
         checkPartition(partition);
         PartitionState ps = state(ns).partitions[partition];
         ps.lock();
         try {
-            long held = ps.lastLsn;
-            if (reportedLsn <= held) {
+            io.ferrydb.core.loss.FailoverCheck.Finding f = io.ferrydb.core.loss.FailoverCheck.check(node, ps.lastLsn, lostEpoch, failedMaster,
+                    reportedLsn, survivors, unreached);
+            if (!f.lost()) {
                 return null;
             }
-            LossRecord r = new LossRecord(nextLossId.getAndIncrement(), ns, partition, lostEpoch, newEpoch, held + 1, reportedLsn,
-                    reportedLsn - held, List.of(), LossRecord.Certainty.POSSIBLY_ACKNOWLEDGED, LossRecord.Kind.FAILOVER, node,
-                    clock.wallMillis(), "failed master " + failedMaster + " reported lsn " + reportedLsn + " in its last heartbeat; the promoted "
-                    + "replica " + node + " holds through lsn " + held + " (digests are known if " + failedMaster + " returns with its log)");
+            LossRecord r = new LossRecord(nextLossId.getAndIncrement(), ns, partition, lostEpoch, newEpoch, f.lostFromLsn(), f.lostToLsn(),
+                    f.count(), f.digests(), LossRecord.Certainty.POSSIBLY_ACKNOWLEDGED, LossRecord.Kind.FAILOVER, node,
+                    clock.wallMillis(), f.detail());
             Batch batch = new Batch();
             batch.put(Column.META, KeyLayout.lossKey(r.id()), r.encode());
             storage.write(batch);

@@ -211,9 +211,9 @@ class RecordStoreTest {
         for (int i = 0; i < 3; i++) {
             put(KEYS.get(i), i, 0);
         }
-        assertNull(store.recordFailoverGap(NS, P, 1, 2, "n1", 3, "n2"), "it holds everything reported: nothing lost");
-        assertNull(store.recordFailoverGap(NS, P, 1, 2, "n1", 2, "n2"));
-        LossRecord r = store.recordFailoverGap(NS, P, 1, 2, "n1", 7, "n2");
+        assertNull(store.recordFailoverGap(NS, P, 1, 2, "n1", 3, List.of(), List.of(), "n2"), "it holds everything reported: nothing lost");
+        assertNull(store.recordFailoverGap(NS, P, 1, 2, "n1", 2, List.of(), List.of(), "n2"));
+        LossRecord r = store.recordFailoverGap(NS, P, 1, 2, "n1", 7, List.of(), List.of(), "n2");
         assertEquals(4, r.fromLsn());
         assertEquals(7, r.toLsn());
         assertEquals(4, r.count());
@@ -233,7 +233,7 @@ class RecordStoreTest {
 
         restart(cfg);
         assertEquals(List.of(r), store.losses(), "the record is durable");
-        assertEquals(r.id() + 1, store.recordFailoverGap(NS, P, 1, 2, "n1", 9, "n2").id(), "ids keep growing after a restart");
+        assertEquals(r.id() + 1, store.recordFailoverGap(NS, P, 1, 2, "n1", 9, List.of(), List.of(), "n2").id(), "ids keep growing after a restart");
     }
 
     // ---- expiry ------------------------------------------------------------------------

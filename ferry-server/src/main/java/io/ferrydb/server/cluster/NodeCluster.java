@@ -392,8 +392,13 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         return view;
     }
 
+    /** How long a failover check waits for the old epoch's other replicas before the partitions serve anyway. */
+    private static final long FAILOVER_SURVEY_TIMEOUT_MS = 500;
+
     private void promoteMirrors(ClusterView previous, ClusterView current) {
         boolean wrote = false;
+        record Check(String ns, int p, PartitionEntry before, PartitionEntry now, long reported, io.ferrydb.server.mirror.FailoverSurvey.Query query) {}
+        List<Check> checks = new ArrayList<>();
         for (NamespaceConfig ns : store.namespaces()) {
             NamespaceTable t = current.table(ns.name());
             if (t == null) {
@@ -411,12 +416,34 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                     wrote |= receiver.promote(ns.name(), p);
                     long reported = t.failedMasterLsn(p);
                     if (reported >= 0 && before.master() != null) {
-                        // Before serving: does this replica hold everything the failed master reported?
-                        receiver.checkFailoverGap(ns.name(), p, before.epoch(), t.entry(p).epoch(), before.master(), reported);
-                        wrote = true;
+                        // Before serving: the failover check, against the old epoch's other replicas.
+                        List<String> others = new ArrayList<>();
+                        for (io.ferrydb.core.cluster.Replica r : before.mirrors()) {
+                            if (!r.node().equals(config.nodeId)) {
+                                others.add(r.node());
+                            }
+                        }
+                        long held = store.partitionInfo(ns.name(), p).lastLsn();
+                        checks.add(new Check(ns.name(), p, before, e, reported,
+                                new io.ferrydb.server.mirror.FailoverSurvey.Query(ns.name(), p, held, others)));
                     }
                 }
             }
+        }
+        if (!checks.isEmpty()) {
+            long startNs = System.nanoTime();
+            Map<io.ferrydb.server.mirror.FailoverSurvey.Query, io.ferrydb.server.mirror.FailoverSurvey.Outcome> answers =
+                    io.ferrydb.server.mirror.FailoverSurvey.ask(config.nodeId, checks.stream().map(Check::query).toList(), id -> {
+                        Member m = current.member(id);
+                        return m == null || m.liveness() != Liveness.ALIVE ? null : m.address();
+                    }, FAILOVER_SURVEY_TIMEOUT_MS);
+            for (Check c : checks) {
+                io.ferrydb.server.mirror.FailoverSurvey.Outcome o = answers.get(c.query());
+                receiver.checkFailoverGap(c.ns(), c.p(), c.before().epoch(), c.now().epoch(), c.before().master(), c.reported(),
+                        o.survivors(), o.unreached());
+            }
+            wrote = true;
+            LOG.info("failover check of {} partitions took {} ms", checks.size(), (System.nanoTime() - startNs) / 1_000_000);
         }
         if (wrote) {
             // One fsync for every promoted partition, before any of them serves.

@@ -1,6 +1,11 @@
 package io.ferrydb.server.mirror;
 
 import io.ferrydb.core.log.LogEntry;
+import io.ferrydb.core.loss.FailoverCheck;
+import io.ferrydb.proto.HoldsAnswer;
+import io.ferrydb.proto.HoldsQuery;
+import io.ferrydb.proto.HoldsRequest;
+import io.ferrydb.proto.HoldsResponse;
 import io.ferrydb.core.mirror.AckTriplet;
 import io.ferrydb.core.mirror.MirrorPartition;
 import io.ferrydb.core.mirror.MirrorReply;
@@ -748,10 +753,64 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
      * {@code reportedLsn}; writes of epoch {@code lostEpoch} beyond what this replica holds
      * are recorded as a FAILOVER loss. Made durable by the {@link #sync} that follows.
      */
-    public void checkFailoverGap(String ns, int p, long lostEpoch, long newEpoch, String failedMaster, long reportedLsn) {
-        io.ferrydb.core.loss.LossRecord r = store.recordFailoverGap(ns, p, lostEpoch, newEpoch, failedMaster, reportedLsn, nodeId);
+    public void checkFailoverGap(String ns, int p, long lostEpoch, long newEpoch, String failedMaster, long reportedLsn,
+                                 List<FailoverCheck.Survivor> survivors, List<String> unreached) {
+        io.ferrydb.core.loss.LossRecord r = store.recordFailoverGap(ns, p, lostEpoch, newEpoch, failedMaster, reportedLsn, survivors,
+                unreached, nodeId);
         if (r != null) {
             losses.recorded(r);
+        }
+    }
+
+    /**
+     * Answers a promoted replica's failover check: for each partition asked, what this
+     * node holds (its mirror triplet, or its stored log when it mirrors nothing of it now)
+     * and the entries it holds above the asker's end, from its log and its cache.
+     */
+    @Override
+    public void holds(HoldsRequest request, StreamObserver<HoldsResponse> response) {
+        try {
+            HoldsResponse.Builder out = HoldsResponse.newBuilder().setNode(nodeId);
+            for (HoldsQuery q : request.getPartitionsList()) {
+                if (q.getPartition() >= io.ferrydb.api.Limits.PARTITION_COUNT) {
+                    throw new IllegalArgumentException("partitions.partition: must be below " + io.ferrydb.api.Limits.PARTITION_COUNT
+                            + ", got " + q.getPartition());
+                }
+                FailoverCheck.Survivor s = holdsAbove(request.getNamespace(), q.getPartition(), q.getAboveLsn());
+                HoldsAnswer.Builder a = HoldsAnswer.newBuilder().setPartition(q.getPartition())
+                        .setCacheStartLsn(s.holds().cacheStartLsn()).setCacheEndLsn(s.holds().cacheEndLsn())
+                        .setCommittedLsn(s.holds().committedLsn());
+                for (FailoverCheck.HeldEntry e : s.above()) {
+                    a.addAbove(io.ferrydb.proto.HeldEntry.newBuilder().setLsn(e.lsn()).setEpoch(e.epoch())
+                            .setDigest(com.google.protobuf.ByteString.copyFrom(e.digest().toBytes())));
+                }
+                out.addPartitions(a);
+            }
+            LOG.info("failover check from {}: answered for {} partitions of {}", request.getFromNode(), request.getPartitionsCount(),
+                    request.getNamespace());
+            response.onNext(out.build());
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(io.grpc.Status.INVALID_ARGUMENT.withDescription(String.valueOf(e.getMessage())).asRuntimeException());
+        }
+    }
+
+    /** What this node holds of a partition for a failover check: its triplet and the entries above {@code lsn}. */
+    public FailoverCheck.Survivor holdsAbove(String ns, int p, long lsn) {
+        int max = io.ferrydb.core.loss.LossRecord.MAX_DIGESTS;
+        Held h = partitions.get(key(ns, p));
+        if (h == null) {
+            long last = store.partitionInfo(ns, p).lastLsn();
+            List<LogEntry> logged = last > lsn ? store.readLog(ns, p, lsn + 1, max) : List.of();
+            return FailoverCheck.Survivor.of(nodeId, AckTriplet.durable(last), logged, List.of(), lsn);
+        }
+        h.lock.lock();
+        try {
+            long last = store.partitionInfo(ns, p).lastLsn();
+            List<LogEntry> logged = last > lsn ? store.readLog(ns, p, lsn + 1, max) : List.of();
+            return FailoverCheck.Survivor.of(nodeId, h.state.holds(), logged, h.state.cachedAbove(lsn), lsn);
+        } finally {
+            h.lock.unlock();
         }
     }
 

@@ -17,6 +17,7 @@ import io.ferrydb.core.cluster.Replica;
 import io.ferrydb.core.cluster.ReplicaState;
 import io.ferrydb.core.log.EpochStart;
 import io.ferrydb.core.log.LogEntry;
+import io.ferrydb.core.loss.FailoverCheck;
 import io.ferrydb.core.loss.LossRecord;
 import io.ferrydb.core.mirror.AckTriplet;
 import io.ferrydb.core.mirror.ChangeTracking;
@@ -555,6 +556,17 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             sim.count("released");
         }
 
+        /** This replica's answer to a failover check: its triplet and the entries it holds above {@code lsn}. */
+        FailoverCheck.Survivor holdsAbove(int p, long lsn) {
+            MirrorPartition m = mirrors.get(p);
+            long last = store.partitionInfo(NS, p).lastLsn();
+            List<LogEntry> logged = last > lsn ? store.readLog(NS, p, lsn + 1, Integer.MAX_VALUE) : List.of();
+            if (m == null) {
+                return FailoverCheck.Survivor.of(id(), AckTriplet.durable(last), logged, List.of(), lsn);
+            }
+            return FailoverCheck.Survivor.of(id(), m.holds(), logged, m.cachedAbove(lsn), lsn);
+        }
+
         // ---- views ----
 
         void onView(ClusterView previous, ClusterView current) {
@@ -579,9 +591,33 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                     }
                     long reported = t.failedMasterLsn(p);
                     if (reported >= 0 && before.master() != null) {
-                        LossRecord r = store.recordFailoverGap(NS, p, before.epoch(), e.epoch(), before.master(), reported, id());
+                        // The failover check: the triplets (and tails) of the old epoch's other reachable replicas.
+                        long held = store.partitionInfo(NS, p).lastLsn();
+                        List<FailoverCheck.Survivor> survivors = new ArrayList<>();
+                        List<String> unreached = new ArrayList<>();
+                        for (Replica r : before.mirrors()) {
+                            if (r.node().equals(id())) {
+                                continue;
+                            }
+                            Store x = stores.get(r.node());
+                            if (x == null || !x.node.up || sim.network.isBlocked(node.index, x.node.index)
+                                    || sim.network.isBlocked(x.node.index, node.index)) {
+                                unreached.add(r.node());
+                            } else {
+                                survivors.add(x.holdsAbove(p, held));
+                            }
+                        }
+                        sim.count(survivors.isEmpty() ? "failover-check-alone" : "failover-check-asked-survivors");
+                        if (survivors.stream().anyMatch(s -> s.holds().receivedLsn() > held)) {
+                            sim.count("failover-check-survivor-ahead");
+                        }
+                        LossRecord r = store.recordFailoverGap(NS, p, before.epoch(), e.epoch(), before.master(), reported, survivors,
+                                unreached, id());
                         if (r != null) {
                             sim.count("failover-record");
+                            if (!r.digests().isEmpty()) {
+                                sim.count("failover-record-with-survivor-digests");
+                            }
                         }
                         wrote = true;
                     }
@@ -1100,8 +1136,10 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             PartitionInfo mi = master.store.partitionInfo(NS, r.partition());
             int acked = 0;
             int inRange = 0;
+            Set<Digest> unexplained = new HashSet<>(r.digests());
             for (Write w : writes) {
                 if (w.partition == r.partition() && w.epoch == r.epoch() && w.lsn >= r.fromLsn() && w.lsn <= r.toLsn()) {
+                    unexplained.remove(w.digest);
                     if (survived(master.store, mi, w)) {
                         sim.fail("ledger record %s lists %s, which the history holds", r, w);
                     }
@@ -1110,6 +1148,9 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                         acked++;
                     }
                 }
+            }
+            if (!unexplained.isEmpty()) {
+                sim.fail("ledger record %s names digests %s of no lost write in its range", r, unexplained);
             }
             if (r.certainty() == LossRecord.Certainty.ACKNOWLEDGED && acked < r.count()) {
                 sim.fail("ledger record %s says %d acknowledged writes; %d of its writes were acknowledged", r, r.count(), acked);
