@@ -153,7 +153,11 @@ public final class ClusterController {
         // The member's incarnation is in the replicated state: a new leader knows it too.
         boolean restarted = alive && hb.incarnation() != 0 && m.incarnation() != 0 && m.incarnation() != hb.incarnation();
         boolean restartedMaster = restarted && mastersMirrored(hb.node());
-        if (restartedMaster && !fenced.contains(hb.node())) {
+        // Failed once this leader has heard from its IN_SYNC mirrors: the promotion picks among
+        // them by their reports, and a mirror a sync is rewriting must say so before it can be
+        // chosen (a fresh leader, like a restarted single voter, has no reports yet; the restarted
+        // process gets no lease meanwhile, its incarnation being unknown to the state).
+        if (restartedMaster && !fenced.contains(hb.node()) && mirrorsReported(hb.node())) {
             // The member's process restarted before its failure was declared. After a power loss its
             // store may lack writes it logged (and acknowledged, MASTER+ASYNC) that its mirrors hold:
             // continuing its epochs would reuse those LSNs for other changes, and the replicas would
@@ -188,6 +192,26 @@ public final class ClusterController {
                 && (m.liveness() == Liveness.ALIVE || m.liveness() == Liveness.LEAVING);
         ClusterView newer = hb.knownVersion() < view.version() ? view : null;
         return new HeartbeatReply(true, granted, view.version(), newer);
+    }
+
+    /** Whether this leader holds a report from every alive IN_SYNC mirror of the partitions {@code node} masters. */
+    private boolean mirrorsReported(String node) {
+        for (NamespaceTable t : view.tables().values()) {
+            for (int p = 0; p < t.size(); p++) {
+                PartitionEntry e = t.entry(p);
+                if (!node.equals(e.master())) {
+                    continue;
+                }
+                for (Replica r : e.mirrors()) {
+                    Member m = view.member(r.node());
+                    if (r.state() == ReplicaState.IN_SYNC && m != null && m.liveness() == Liveness.ALIVE
+                            && !r.node().equals(node) && !reportedLsns.containsKey(r.node())) {
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
     }
 
     /** Whether {@code node} masters a partition with an IN_SYNC mirror (a restart that lost writes could diverge from it). */
@@ -310,7 +334,7 @@ public final class ClusterController {
                 }
                 for (Replica r : e.mirrors()) {
                     long lsn = reported(r.node(), t.namespace(), p);
-                    if (lsn >= 0) {
+                    if (LsnReport.informative(lsn)) {
                         out.add(new LsnReport(t.namespace(), p, r.node(), lsn));
                     }
                 }
@@ -325,7 +349,7 @@ public final class ClusterController {
             PartitionEntry e = view.entry(ref.namespace(), ref.partition());
             for (Replica r : e.replicas()) {
                 long lsn = reported(r.node(), ref.namespace(), ref.partition());
-                if (lsn >= 0) {
+                if (LsnReport.informative(lsn)) {
                     out.add(new LsnReport(ref.namespace(), ref.partition(), r.node(), lsn));
                 }
             }

@@ -522,6 +522,9 @@ public final class ClusterState {
         for (int i = 1; i < reps.size(); i++) {
             if (servesAsMaster(reps.get(i))) {
                 long lsn = lsns.lsn(namespace, partition, reps.get(i).node());
+                if (lsn == LsnReport.REWRITING) {
+                    continue; // a sync was rewriting it: neither its old copy nor the master's
+                }
                 if (best < 0 || lsn > bestLsn) {
                     best = i;
                     bestLsn = lsn;

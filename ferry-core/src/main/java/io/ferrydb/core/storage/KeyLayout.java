@@ -37,6 +37,7 @@ public final class KeyLayout {
     private static final byte META_LOSS = 'L';
     private static final byte META_TRACKING = 'S';
     private static final byte META_TRACKED = 'T';
+    private static final byte META_REWRITING = 'R';
     private static final Map<String, byte[]> NS_CODES = new ConcurrentHashMap<>();
 
     /** The namespace's 4-byte code (a copy). */
@@ -133,6 +134,13 @@ public final class KeyLayout {
     public static byte[] metaTrackingKey(String ns, int partition) {
         byte[] k = metaPartitionKey(ns, partition);
         k[0] = META_TRACKING;
+        return k;
+    }
+
+    /** Present while a sync rewrites the partition (between its first chunk and its last): 'R' | u8 nsLen | ns | u16 partition. */
+    public static byte[] metaRewritingKey(String ns, int partition) {
+        byte[] k = metaPartitionKey(ns, partition);
+        k[0] = META_REWRITING;
         return k;
     }
 

@@ -103,6 +103,11 @@ public final class RecordStore {
         List<EpochStart> epochStarts = List.of();
         /** Digests changed since a mirror went away (persisted in meta), or null when not tracking. */
         Tracking tracking;
+        /**
+         * A sync is rewriting this replica (persisted in meta from its first chunk to its last):
+         * what it holds is neither its old copy nor the master's, so it must not be promoted.
+         */
+        volatile boolean rewriting;
 
         PartitionState(long order, int partition) {
             this.order = order;
@@ -214,6 +219,7 @@ public final class RecordStore {
                 if (starts != null) {
                     ps.epochStarts = EpochStart.decode(starts);
                 }
+                ps.rewriting = storage.get(Column.META, KeyLayout.metaRewritingKey(ns, ps.partition)) != null;
                 byte[] tracking = storage.get(Column.META, KeyLayout.metaTrackingKey(ns, ps.partition));
                 if (tracking != null) {
                     java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(tracking);
@@ -922,7 +928,7 @@ public final class RecordStore {
      */
     public DivergentTail.Accounting release(String ns, int partition, int masterEpoch, long masterLastLsn, List<EpochStart> masterStarts,
                                             String node) {
-        return beginSync(ns, partition, true, masterEpoch, masterLastLsn, masterStarts, node);
+        return truncate(ns, partition, true, masterEpoch, masterLastLsn, masterStarts, node, false);
     }
 
     /** Stored records of the partition (tombstones included): what a copy would ship. */
@@ -946,10 +952,26 @@ public final class RecordStore {
      * accounting for its divergent tail, as {@link #replacePartition}); a tracked-keys
      * sync keeps its data and drops only its log. Until {@link #finishSync} the
      * partition claims no LSN (last LSN 0), so a crash in between makes the next resync
-     * start over.
+     * start over, and it is marked as being rewritten ({@link #rewriting}): a replica in
+     * that state holds neither its old copy nor the master's and must not be promoted.
      */
     public DivergentTail.Accounting beginSync(String ns, int partition, boolean fullCopy, int masterEpoch, long masterLastLsn,
                                               List<EpochStart> masterStarts, String node) {
+        return truncate(ns, partition, fullCopy, masterEpoch, masterLastLsn, masterStarts, node, true);
+    }
+
+    /**
+     * Whether a sync is rewriting this replica of the partition (its first chunk applied,
+     * its last not yet, even across a restart). Read without the partition's lock, for
+     * heartbeats: such a replica reports itself as not promotable.
+     */
+    public boolean rewriting(String ns, int partition) {
+        checkPartition(partition);
+        return state(ns).partitions[partition].rewriting;
+    }
+
+    private DivergentTail.Accounting truncate(String ns, int partition, boolean fullCopy, int masterEpoch, long masterLastLsn,
+                                              List<EpochStart> masterStarts, String node, boolean rewrite) {
         checkPartition(partition);
         PartitionState ps = state(ns).partitions[partition];
         byte[] prefix = KeyLayout.partitionPrefix(ns, partition);
@@ -967,7 +989,13 @@ public final class RecordStore {
             }
             deleteAll(Column.LOG, prefix, batch);
             batch.put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(ps.epoch, 0, ps.lastHlc));
+            if (rewrite) {
+                batch.put(Column.META, KeyLayout.metaRewritingKey(ns, partition), new byte[] {1});
+            } else {
+                batch.delete(Column.META, KeyLayout.metaRewritingKey(ns, partition));
+            }
             storage.write(batch);
+            ps.rewriting = rewrite;
             ps.lastLsn = 0;
             ps.stagedLsn = 0;
             ps.firstLsn = 1;
@@ -1012,7 +1040,9 @@ public final class RecordStore {
         try {
             storage.write(new Batch()
                     .put(Column.META, KeyLayout.metaPartitionKey(ns, partition), KeyLayout.metaPartitionValue(epoch, lastLsn, lastHlc))
-                    .put(Column.META, KeyLayout.metaEpochStartsKey(ns, partition), EpochStart.encode(starts)));
+                    .put(Column.META, KeyLayout.metaEpochStartsKey(ns, partition), EpochStart.encode(starts))
+                    .delete(Column.META, KeyLayout.metaRewritingKey(ns, partition)));
+            ps.rewriting = false;
             ps.epoch = epoch;
             ps.epochStarts = List.copyOf(starts);
             ps.lastLsn = lastLsn;

@@ -35,14 +35,7 @@ class ClusterControllerTest {
      */
     @Test
     void aMasterWhoseProcessRestartedUnnoticedIsFailedAndGetsNoLease() {
-        controller.formWith(java.util.Set.of("n1", "n2"), 10_000);
-        controller.becameLeader(0, state.view());
-        controller.onHeartbeat(hb("n1", 0, 11), 10);
-        controller.onHeartbeat(hb("n2", 0, 21), 20);
-        applyProposals();
-        controller.onHeartbeat(hb("n1", state.version(), 11), 300);
-        applyProposals();
-        assertNotNull(state.view().table("test"));
+        formTwoNodes();
         assertTrue(controller.onHeartbeat(hb("n2", state.version(), 21), 400).leaseGranted());
         assertTrue(proposed.isEmpty(), "the same process again: nothing to do");
 
@@ -80,6 +73,42 @@ class ClusterControllerTest {
         assertEquals(12, state.view().member("n1").incarnation());
         assertEquals(Liveness.ALIVE, state.view().member("n1").liveness());
         assertTrue(controller.onHeartbeat(hb("n1", state.version(), 12), later + 50).leaseGranted());
+    }
+
+    /**
+     * A restarted master is failed only once this leader has heard from its IN_SYNC mirrors:
+     * a fresh leader (here the restarted node's own controller, as with a single voter) has
+     * no reports, and promoting a mirror whose report it lacks could pick one a sync was
+     * rewriting (NodeSimulationTest, seed 396: an acknowledged ALL+SYNC write lost).
+     */
+    @Test
+    void aRestartedMasterIsFailedOnlyAfterItsMirrorsReported() {
+        formTwoNodes();
+
+        // A new leader: it has heard from nobody yet.
+        controller.lostLeadership();
+        controller.becameLeader(1_000, state.view());
+        assertFalse(controller.onHeartbeat(hb("n2", state.version(), 22), 1_010).leaseGranted(), "a restarted master gets no lease");
+        assertTrue(proposed.isEmpty(), "n2's mirror n1 has not reported to this leader yet");
+        controller.onHeartbeat(hb("n1", state.version(), 11), 1_020);
+        assertTrue(proposed.isEmpty());
+        controller.onHeartbeat(hb("n2", state.version(), 22), 1_260);
+        assertEquals(1, proposed.size());
+        ClusterCommand.NodeFailed failed = assertInstanceOf(ClusterCommand.NodeFailed.class, proposed.get(0));
+        assertEquals("n2", failed.node());
+        assertTrue(failed.lsns().stream().anyMatch(l -> l.node().equals("n1")), "the failure carries the mirror's reports: " + failed.lsns());
+    }
+
+    /** n1 (incarnation 11) and n2 (21) form the cluster and its tables. */
+    private void formTwoNodes() {
+        controller.formWith(java.util.Set.of("n1", "n2"), 10_000);
+        controller.becameLeader(0, state.view());
+        controller.onHeartbeat(hb("n1", 0, 11), 10);
+        controller.onHeartbeat(hb("n2", 0, 21), 20);
+        applyProposals();
+        controller.onHeartbeat(hb("n1", state.version(), 11), 300);
+        applyProposals();
+        assertNotNull(state.view().table("test"));
     }
 
     private void applyProposals() {

@@ -173,6 +173,38 @@ class ClusterStateTest {
         assertTrue(s.view().entry(NS, p).available());
     }
 
+    /**
+     * A mirror a sync is rewriting (it reported {@link LsnReport#REWRITING}) is never
+     * promoted, even as the only IN_SYNC one left: the partition waits for its failed
+     * master, which holds everything, rather than serve from a half-rewritten copy. An
+     * ordinary report on another partition promotes as usual.
+     */
+    @Test
+    void aMirrorBeingRewrittenBySyncIsNotPromoted() {
+        ClusterState s = new ClusterState(16);
+        s.apply(join("n1", 2));
+        s.apply(join("n2", 2));
+        catchUpAll(s);
+        int p = 0;
+        while (!"n1".equals(s.view().entry(NS, p).master())) {
+            p++;
+        }
+        int q = p + 1;
+        while (!"n1".equals(s.view().entry(NS, q).master())) {
+            q++;
+        }
+        assertEquals(ReplicaState.IN_SYNC, s.view().entry(NS, p).replicaOn("n2").state());
+        s.apply(new ClusterCommand.NodeFailed("n1", 5, List.of(new LsnReport(NS, p, "n2", LsnReport.REWRITING),
+                new LsnReport(NS, q, "n2", 7), new LsnReport(NS, p, "n1", 40))));
+        PartitionEntry waiting = s.view().entry(NS, p);
+        assertEquals("n1", waiting.master(), "no promotion: the failed master stays first, absent");
+        assertFalse(waiting.available());
+        assertEquals("n2", s.view().entry(NS, q).master(), "a mirror with an ordinary report is promoted");
+        s.apply(join("n1", 2));
+        assertTrue(s.view().entry(NS, p).available(), "the returning master serves again");
+        assertEquals("n1", s.view().entry(NS, p).master());
+    }
+
     private static ClusterState threeNodesDecommissioningN3() {
         ClusterState s = new ClusterState(16);
         s.apply(join("n1", 2));

@@ -236,6 +236,31 @@ class RecordStoreTest {
         assertEquals(r.id() + 1, store.recordFailoverGap(NS, P, 1, 2, "n1", 9, List.of(), List.of(), "n2").id(), "ids keep growing after a restart");
     }
 
+    /**
+     * A sync marks the replica as being rewritten from its first chunk to its last, across
+     * a restart (heartbeats report it, so it is never promoted half-rewritten); a release
+     * (dropping a partition this node is no replica of) does not.
+     */
+    @Test
+    void aSyncMarksThePartitionRewrittenUntilItsLastChunkEvenAcrossARestart() {
+        NamespaceConfig cfg = config(DAY_MS, 1 << 20, DAY_MS);
+        open(cfg);
+        for (int i = 0; i < 3; i++) {
+            put(KEYS.get(i), i, 0);
+        }
+        assertFalse(store.rewriting(NS, P));
+        store.beginSync(NS, P, true, 1, 5, List.of(), "n2");
+        assertTrue(store.rewriting(NS, P));
+        restart(cfg);
+        assertTrue(store.rewriting(NS, P), "an interrupted sync is still one after a restart");
+        store.finishSync(NS, P, 1, 5, 0, List.of());
+        assertFalse(store.rewriting(NS, P));
+        restart(cfg);
+        assertFalse(store.rewriting(NS, P));
+        store.release(NS, P, 2, 5, List.of(), "n2");
+        assertFalse(store.rewriting(NS, P), "a released partition is no replica to promote");
+    }
+
     // ---- expiry ------------------------------------------------------------------------
 
     @Test

@@ -13,6 +13,7 @@ import io.ferrydb.core.cluster.ClusterView;
 import io.ferrydb.core.cluster.NamespaceTable;
 import io.ferrydb.core.cluster.PartitionEntry;
 import io.ferrydb.core.cluster.PartitionRef;
+import io.ferrydb.core.cluster.LsnReport;
 import io.ferrydb.core.cluster.Replica;
 import io.ferrydb.core.cluster.ReplicaState;
 import io.ferrydb.core.log.EpochStart;
@@ -202,7 +203,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         long[] out = new long[Limits.PARTITION_COUNT];
         Store s = stores.get(n.id);
         for (int p : hot) {
-            out[p] = s.store.partitionInfo(NS, p).lastLsn();
+            out[p] = s.store.rewriting(NS, p) ? LsnReport.REWRITING : s.store.partitionInfo(NS, p).lastLsn();
         }
         return out;
     }
@@ -274,6 +275,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         final List<Runnable> afterFsync = new ArrayList<>();
         boolean fsyncScheduled;
         long nextToken;
+        /** Whether messages this process had sent before it was killed still arrive (decided at each crash). */
+        boolean sentSurvivesCrash;
 
         Store(ClusterSimulation.Node node) {
             this.node = node;
@@ -304,7 +307,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         }
 
         void crash() {
-            trace("%s crashed", id());
+            sentSurvivesCrash = !powerLoss && random.nextBoolean();
+            trace("%s crashed (what it had sent %s)", id(), sentSurvivesCrash ? "still arrives" : "is lost");
             if (!powerLoss) {
                 disk.sync(); // a killed process: the page cache keeps every write
             }
@@ -366,7 +370,10 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             ClusterSimulation.Node t = target.node;
             int fromInc = inc;
             int toInc = t.incarnation;
-            sim.network.stream(node.index, t.index, () -> node.alive(fromInc) && t.alive(toInc) && t.up,
+            // What a killed process had written to a connection may still reach the other end
+            // (the kernel sends it): half of the kills deliver it, power losses never.
+            sim.network.stream(node.index, t.index, () -> (node.alive(fromInc) || node.incarnation == fromInc && !node.up && sentSurvivesCrash)
+                            && t.alive(toInc) && t.up,
                     () -> deliver.accept(target));
         }
 
