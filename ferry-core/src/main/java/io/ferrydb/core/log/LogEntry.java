@@ -30,8 +30,16 @@ public record LogEntry(int epoch, long lsn, long hlc, LogOp op, AckPolicy ack, D
         this(epoch, lsn, hlc, op, AckPolicy.NONE, digest, afterImage);
     }
 
+    /** The length of {@link #encode()}'s result, without encoding. */
+    public int encodedLength() {
+        return ENCODED_FIXED + afterImage.length;
+    }
+
+    /** version, epoch, lsn, hlc, op, ack, digest, image length. */
+    private static final int ENCODED_FIXED = 1 + 4 + 8 + 8 + 1 + 1 + 20 + 4;
+
     public byte[] encode() {
-        ByteWriter w = new ByteWriter(47 + afterImage.length);
+        ByteWriter w = new ByteWriter(ENCODED_FIXED + afterImage.length);
         w.u8(VERSION).i32(epoch).i64(lsn).i64(hlc).u8(op.code()).u8(ack.code());
         byte[] d = new byte[20];
         digest.copyTo(d, 0);

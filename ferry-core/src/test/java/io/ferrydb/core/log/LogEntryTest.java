@@ -48,6 +48,7 @@ class LogEntryTest {
         assertEquals(Digest.wrap(digest), d.digest());
         assertArrayEquals(image, d.afterImage());
         assertEquals(47 + image.length, encoded.length);
+        assertEquals(encoded.length, e.encodedLength());
         assertEquals(hlc, LogEntry.hlcOf(encoded));
     }
 

@@ -7,6 +7,7 @@ import io.ferrydb.core.log.LogEntry;
 import io.ferrydb.core.mirror.PartitionReplicator;
 import io.ferrydb.core.mirror.ResyncPath;
 import io.ferrydb.core.mirror.ResyncPlanner;
+import io.ferrydb.core.mirror.SyncSession;
 import io.ferrydb.core.mirror.SyncStart;
 import io.ferrydb.core.store.PartitionInfo;
 import io.ferrydb.core.store.RecordStore;
@@ -71,45 +72,27 @@ public final class Resyncer {
     /** A sync in progress, for status. */
     public record Progress(String namespace, int partition, String mirror, String phase, long shipped, long total, long bytes, long millis) {}
 
-    private final class Session {
-        final long id = ids.incrementAndGet();
+    /** A sync in progress: the sans-IO session (shared with the node simulation) and this runtime's timing. */
+    private static final class Session {
+        final SyncSession sync;
         final String ns;
         final int p;
         final String mirror;
         final long startedNs = System.nanoTime();
-        /**
-         * This master's epoch of the partition when the sync started: a mirror that has seen a
-         * newer one refuses every message of it, so a deposed master (cut off from the control
-         * plane but not from the mirror) cannot overwrite the new master's history with its own.
-         */
-        long fence;
-        ResyncPath floor;
-        ResyncPlanner.Plan plan;
-        int epoch;
-        long throughLsn;
-        long lastHlc;
-        List<EpochStart> starts = List.of();
-        List<byte[]> records = List.of();
-        List<Digest> gone = List.of();
-        int nextItem;
-        long nextLsn;
-        int seq = -1;
         /** When the message the mirror must answer was sent; 0 while the answer is being processed here. */
         volatile long awaitingSinceMs;
         /** Paused because this node held no lease: started over soon, without counting as a restart. */
         volatile boolean waitingForLease;
-        long shipped;
-        long bytes;
 
         /** A handoff's sync: writes of the partition wait for it, so it neither queues behind copies nor is throttled. */
         final boolean urgent;
 
-        Session(String ns, int p, String mirror, ResyncPath floor, boolean urgent) {
+        Session(SyncSession sync, boolean urgent) {
+            this.sync = sync;
             this.urgent = urgent;
-            this.ns = ns;
-            this.p = p;
-            this.mirror = mirror;
-            this.floor = floor;
+            this.ns = sync.namespace();
+            this.p = sync.partition();
+            this.mirror = sync.mirror();
         }
 
         String key() {
@@ -178,20 +161,23 @@ public final class Resyncer {
 
     /** {@code urgent}: a handoff's sync (its own thread, no byte rate), see {@link Session#urgent}. */
     void start(String ns, int p, String mirror, boolean urgent) {
-        start(new Session(ns, p, mirror, null, urgent));
+        start(ns, p, mirror, null, urgent);
     }
 
     private ExecutorService executor(Session s) {
         return s.urgent ? urgent : copier;
     }
 
-    private void start(Session s) {
-        PartitionReplicator r = host.replicator(s.ns, s.p);
+    /** Starts a sync at {@code floor} or above (null: the cheapest sufficient path). */
+    private void start(String ns, int p, String mirror, ResyncPath floor, boolean urgent) {
+        PartitionReplicator r = host.replicator(ns, p);
+        long fence = 0;
         if (r != null) {
             synchronized (r) {
-                s.fence = r.epoch();
+                fence = r.epoch();
             }
         }
+        Session s = new Session(new SyncSession(ids.incrementAndGet(), ns, p, mirror, floor, fence), urgent);
         sessions.put(s.key(), s);
         probe(s);
     }
@@ -205,7 +191,7 @@ public final class Resyncer {
             return;
         }
         host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(MirrorCopy.newBuilder()
-                .setNamespace(s.ns).setPartition(s.p).setKind(SyncKind.PROBE).setSession(s.id).setMasterEpoch(s.fence)).build());
+                .setNamespace(s.ns).setPartition(s.p).setKind(SyncKind.PROBE).setSession(s.sync.id()).setMasterEpoch(s.sync.fence())).build());
     }
 
     boolean inProgress(String ns, int p, String mirror) {
@@ -221,22 +207,22 @@ public final class Resyncer {
     /** A probe reply, a chunk acknowledgement or a failed chunk. */
     void onAck(String mirror, MirrorAck a) {
         Session s = sessions.get(a.getNamespace() + "/" + a.getPartition() + "@" + mirror);
-        if (s == null || s.id != a.getSession()) {
+        if (s == null || s.sync.id() != a.getSession()) {
             return; // an older sync's answer
         }
         if (!a.getSyncFailed().isEmpty()) {
             escalations.increment();
-            ResyncPath failed = s.plan == null ? ResyncPath.LOG : s.plan.path();
-            LOG.info("sync of {} by {} failed at the mirror ({}); escalating to {}", s.key(), failed, a.getSyncFailed(), failed.next());
-            start(new Session(s.ns, s.p, s.mirror, failed.next(), s.urgent));
+            LOG.info("sync of {} by {} failed at the mirror ({}); escalating to {}", s.key(),
+                    s.sync.plan() == null ? ResyncPath.LOG : s.sync.plan().path(), a.getSyncFailed(), s.sync.escalation());
+            start(s.ns, s.p, s.mirror, s.sync.escalation(), s.urgent);
             return;
         }
         // Only the answer the sync waits for moves it on (and stops the retry timer meanwhile);
         // any other leaves the timer running, or the session would wait for nothing.
-        if (a.getProbe() && s.plan == null) {
+        if (a.getProbe() && s.sync.plan() == null) {
             s.awaitingSinceMs = 0;
             executor(s).execute(() -> plan(s, a));
-        } else if (!a.getProbe() && a.getChunkSeq() == s.seq + 1) {
+        } else if (!a.getProbe() && s.sync.movesOn(a.getChunkSeq())) {
             s.awaitingSinceMs = 0;
             executor(s).execute(() -> sendNext(s));
         }
@@ -249,32 +235,33 @@ public final class Resyncer {
      */
     boolean fenced(String mirror, MirrorAck a) {
         Session s = sessions.get(a.getNamespace() + "/" + a.getPartition() + "@" + mirror);
-        if (s == null || s.id != a.getSession()) {
+        if (s == null || s.sync.id() != a.getSession()) {
             return false;
         }
         sessions.remove(s.key(), s);
         fenced.increment();
         LOG.warn("sync of {} refused: the mirror has seen epoch {} of the partition, this master is in epoch {} (deposed)", s.key(),
-                a.getEpoch(), s.fence);
+                a.getEpoch(), s.sync.fence());
         return true;
     }
 
     /** The mirror applied the last chunk durably: returns what the sync did, or null if it is not ours. */
     Result finished(String mirror, MirrorAck a) {
         Session s = sessions.get(a.getNamespace() + "/" + a.getPartition() + "@" + mirror);
-        if (s == null || s.id != a.getSession() || s.plan == null) {
+        if (s == null || s.sync.id() != a.getSession() || s.sync.plan() == null) {
             return null;
         }
         sessions.remove(s.key(), s);
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - s.startedNs);
-        ResyncPath path = s.plan.path();
+        ResyncPath path = s.sync.plan().path();
+        long shipped = s.sync.shipped();
         syncs.get(path).increment();
-        recordsShipped.get(path).increment(s.shipped);
-        bytesShipped.get(path).increment(s.bytes);
+        recordsShipped.get(path).increment(shipped);
+        bytesShipped.get(path).increment(s.sync.bytes());
         durations.get(path).record(System.nanoTime() - s.startedNs, TimeUnit.NANOSECONDS);
-        Result r = new Result(s.ns, s.p, s.mirror, path, s.shipped, s.bytes, ms, s.plan.why(), System.currentTimeMillis());
+        Result r = new Result(s.ns, s.p, s.mirror, path, shipped, s.sync.bytes(), ms, s.sync.plan().why(), System.currentTimeMillis());
         synchronized (recent) {
-            if (s.shipped == 0) {
+            if (shipped == 0) {
                 return r; // an unchanged partition: counted, not listed
             }
             recent.addLast(r);
@@ -282,7 +269,7 @@ public final class Resyncer {
                 recent.removeFirst();
             }
         }
-        LOG.debug("synced {} by {}: {} records, {} bytes in {} ms ({})", s.key(), path, s.shipped, s.bytes, ms, s.plan.why());
+        LOG.debug("synced {} by {}: {} records, {} bytes in {} ms ({})", s.key(), path, shipped, s.sync.bytes(), ms, s.sync.plan().why());
         return r;
     }
 
@@ -295,7 +282,7 @@ public final class Resyncer {
                 wanted = false;
             } else {
                 synchronized (r) {
-                    wanted = r.mirrorHoldings().containsKey(s.mirror) && (s.plan == null || r.syncing(s.mirror));
+                    wanted = r.mirrorHoldings().containsKey(s.mirror) && (s.sync.plan() == null || r.syncing(s.mirror));
                 }
             }
             long since = s.awaitingSinceMs;
@@ -303,11 +290,11 @@ public final class Resyncer {
                 sessions.remove(s.key(), s);
 
             } else if (since != 0 && now - since >= RETRY_MS && s.waitingForLease) {
-                start(new Session(s.ns, s.p, s.mirror, s.floor, s.urgent));
+                start(s.ns, s.p, s.mirror, s.sync.floor(), s.urgent);
             } else if (since != 0 && now - since >= RETRY_MS) {
                 restarts.increment();
                 LOG.info("sync of {} unanswered for {} ms: starting over", s.key(), RETRY_MS);
-                start(new Session(s.ns, s.p, s.mirror, s.floor, s.urgent));
+                start(s.ns, s.p, s.mirror, s.sync.floor(), s.urgent);
             }
         }
     }
@@ -315,8 +302,9 @@ public final class Resyncer {
     List<Progress> progress() {
         List<Progress> out = new ArrayList<>();
         for (Session s : sessions.values()) {
-            long total = s.plan == null ? 0 : s.plan.records();
-            out.add(new Progress(s.ns, s.p, s.mirror, s.plan == null ? "PROBE" : s.plan.path().name(), s.shipped, total, s.bytes,
+            ResyncPlanner.Plan plan = s.sync.plan();
+            long total = plan == null ? 0 : plan.records();
+            out.add(new Progress(s.ns, s.p, s.mirror, plan == null ? "PROBE" : plan.path().name(), s.sync.shipped(), total, s.sync.bytes(),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - s.startedNs)));
         }
         return out;
@@ -366,21 +354,14 @@ public final class Resyncer {
         store.withPartitionLocked(s.ns, s.p, () -> {
             synchronized (r) {
                 SyncStart start = SyncStart.prepare(store, s.ns, s.p, c, probe.getHasRecords(), probe.getLastEntryEpoch(), records, forced,
-                        s.floor);
-                s.plan = start.plan();
-                s.epoch = start.epoch();
-                s.throughLsn = start.through();
-                s.lastHlc = start.lastHlc();
-                s.starts = start.starts();
-                s.records = start.records();
-                s.gone = start.gone();
-                s.nextLsn = start.nextLsn();
-                r.beginSync(s.mirror, s.throughLsn);
+                        s.sync.floor());
+                s.sync.planned(start);
+                r.beginSync(s.mirror, start.through());
             }
             return null;
         });
-        LOG.debug("sync of {} (mirror at lsn {}) by {}: {} records through lsn {} ({})", s.key(), c, s.plan.path(), s.plan.records(),
-                s.throughLsn, s.plan.why());
+        LOG.debug("sync of {} (mirror at lsn {}) by {}: {} records through lsn {} ({})", s.key(), c, s.sync.plan().path(),
+                s.sync.plan().records(), s.sync.through(), s.sync.plan().why());
         sendNext(s);
     }
 
@@ -392,69 +373,43 @@ public final class Resyncer {
             waitForLease(s);
             return;
         }
-        MirrorCopy.Builder c = MirrorCopy.newBuilder().setNamespace(s.ns).setPartition(s.p).setEpoch(s.epoch)
-                .setThroughLsn(s.throughLsn).setLastHlc(s.lastHlc).setSession(s.id).setSeq(s.seq + 1).setMasterEpoch(s.fence);
-        int bytes = 0;
-        switch (s.plan.path()) {
-            case LOG -> {
-                c.setKind(SyncKind.LOG);
-                List<LogEntry> entries = s.nextLsn > s.throughLsn ? List.of()
-                        : store.readLog(s.ns, s.p, s.nextLsn, (int) Math.min(CHUNK_ITEMS, s.throughLsn - s.nextLsn + 1));
-                if (s.nextLsn <= s.throughLsn && (entries.isEmpty() || entries.get(0).lsn() != s.nextLsn)) {
-                    escalations.increment();
-                    LOG.info("sync of {} by LOG: the log no longer holds lsn {}; escalating", s.key(), s.nextLsn);
-                    start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED, s.urgent));
-                    return;
-                }
-                if (entries.stream().anyMatch(e -> e.op() == io.ferrydb.core.log.LogOp.BULK_LOAD)) {
-                    escalations.increment();
-                    LOG.info("sync of {} by LOG: a bulk load (no log entries for its records) lies after lsn {}; escalating", s.key(), s.nextLsn);
-                    start(new Session(s.ns, s.p, s.mirror, ResyncPath.TRACKED, s.urgent));
-                    return;
-                }
-                for (LogEntry e : entries) {
-                    byte[] b = e.encode();
-                    c.addEntries(ByteString.copyFrom(b));
-                    bytes += b.length;
-                    if (bytes >= CHUNK_BYTES) {
-                        break;
-                    }
-                }
-                s.nextLsn += c.getEntriesCount();
-                s.shipped += c.getEntriesCount();
-                c.setLast(s.nextLsn > s.throughLsn);
-            }
-            case TRACKED, COPY -> {
-                c.setKind(s.plan.path() == ResyncPath.TRACKED ? SyncKind.TRACKED : SyncKind.COPY);
-                if (s.seq < 0) {
-                    // The first chunk carries the master's epoch starts (the mirror keeps them for the last).
-                    for (EpochStart e : s.starts) {
-                        c.addEpochStarts(io.ferrydb.proto.EpochStart.newBuilder().setEpoch(e.epoch()).setStartLsn(e.startLsn())
-                                .setCacheLost(e.cacheLost()));
-                    }
-                    for (Digest d : s.gone) {
-                        c.addGone(ByteString.copyFrom(d.toBytes()));
-                        bytes += 20;
-                    }
-                }
-                int n = 0;
-                while (s.nextItem < s.records.size() && n < CHUNK_ITEMS && bytes < CHUNK_BYTES) {
-                    byte[] rec = s.records.get(s.nextItem++);
-                    c.addRecords(ByteString.copyFrom(rec));
-                    bytes += rec.length;
-                    n++;
-                }
-                s.shipped += n;
-                c.setLast(s.nextItem >= s.records.size());
-            }
+        SyncSession.Next next = s.sync.next(store, CHUNK_ITEMS, CHUNK_BYTES);
+        if (next instanceof SyncSession.Next.Escalate e) {
+            escalations.increment();
+            LOG.info("sync of {} by {}: {}; escalating", s.key(), s.sync.plan().path(), e.why());
+            start(s.ns, s.p, s.mirror, e.floor(), s.urgent);
+            return;
         }
+        SyncSession.Chunk chunk = ((SyncSession.Next.Send) next).chunk();
         if (!s.urgent) {
-            throttle(bytes);
+            throttle(chunk.bytes());
         }
-        s.bytes += bytes;
-        s.seq++;
         s.awaitingSinceMs = System.currentTimeMillis();
-        host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(c).build());
+        host.send(s.mirror, MirrorMessage.newBuilder().setFromNode(nodeId).setCopy(toProto(s.ns, s.p, chunk)).build());
+    }
+
+    /** A sync chunk as the mirror stream carries it. */
+    static MirrorCopy toProto(String ns, int p, SyncSession.Chunk chunk) {
+        MirrorCopy.Builder c = MirrorCopy.newBuilder().setNamespace(ns).setPartition(p).setEpoch(chunk.epoch())
+                .setThroughLsn(chunk.through()).setLastHlc(chunk.lastHlc()).setSession(chunk.session()).setSeq(chunk.seq())
+                .setMasterEpoch(chunk.fence()).setLast(chunk.last()).setKind(switch (chunk.kind()) {
+                    case LOG -> SyncKind.LOG;
+                    case TRACKED -> SyncKind.TRACKED;
+                    case COPY -> SyncKind.COPY;
+                });
+        for (LogEntry e : chunk.entries()) {
+            c.addEntries(ByteString.copyFrom(e.encode()));
+        }
+        for (EpochStart e : chunk.starts()) {
+            c.addEpochStarts(io.ferrydb.proto.EpochStart.newBuilder().setEpoch(e.epoch()).setStartLsn(e.startLsn()).setCacheLost(e.cacheLost()));
+        }
+        for (Digest d : chunk.gone()) {
+            c.addGone(ByteString.copyFrom(d.toBytes()));
+        }
+        for (byte[] rec : chunk.records()) {
+            c.addRecords(ByteString.copyFrom(rec));
+        }
+        return c.build();
     }
 
     /** Waits until the node-wide byte rate allows {@code bytes} more. */

@@ -28,6 +28,7 @@ import io.ferrydb.core.mirror.PartitionReplicator;
 import io.ferrydb.core.mirror.ReplicateBatch;
 import io.ferrydb.core.mirror.ResyncPath;
 import io.ferrydb.core.mirror.ResyncPlanner;
+import io.ferrydb.core.mirror.SyncSession;
 import io.ferrydb.core.mirror.SyncStart;
 import io.ferrydb.core.namespace.NamespaceConfig;
 import io.ferrydb.core.record.BinValidator;
@@ -489,12 +490,12 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             }
             for (Session s : new ArrayList<>(sessions.values())) {
                 PartitionReplicator r = replicators.get(s.p);
-                boolean wanted = r != null && r.mirrorHoldings().containsKey(s.mirror) && (s.plan == null || r.syncing(s.mirror));
+                boolean wanted = r != null && r.mirrorHoldings().containsKey(s.mirror) && (s.sync.plan() == null || r.syncing(s.mirror));
                 if (!wanted) {
                     sessions.remove(s.key(), s);
                 } else if (s.awaitingSince >= 0 && now - s.awaitingSince >= SYNC_RETRY_MS) {
                     sim.count("sync-restarted");
-                    startSession(s.p, s.mirror, s.floor, true);
+                    startSession(s.p, s.mirror, s.sync.floor(), true);
                 }
             }
             requested.values().removeIf(ref -> !node.member.syncWanted(ref));
@@ -747,29 +748,17 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
 
         // ---- syncs: the master's side ----
 
+        /** A sync in progress: the same sans-IO session the server's Resyncer drives, and when it last sent. */
         final class Session {
-            final long id = ++nextSession;
+            final SyncSession sync;
             final int p;
             final String mirror;
-            final ResyncPath floor;
-            /** The master's epoch of the partition: a mirror that has seen a newer one refuses the sync. */
-            long fence;
-            ResyncPlanner.Plan plan;
             long awaitingSince;
-            int seq = -1;
-            long epoch;
-            long through;
-            long lastHlc;
-            List<EpochStart> starts = List.of();
-            List<byte[]> records = List.of();
-            List<Digest> gone = List.of();
-            int nextItem;
-            long nextLsn;
 
-            Session(int p, String mirror, ResyncPath floor) {
-                this.p = p;
-                this.mirror = mirror;
-                this.floor = floor;
+            Session(SyncSession sync) {
+                this.sync = sync;
+                this.p = sync.partition();
+                this.mirror = sync.mirror();
             }
 
             String key() {
@@ -839,15 +828,14 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             if (r == null) {
                 return;
             }
-            Session s = new Session(p, mirror, floor);
-            s.fence = r.epoch();
+            Session s = new Session(new SyncSession(++nextSession, NS, p, mirror, floor, r.epoch()));
             sessions.put(s.key(), s);
             s.awaitingSince = now();
             if (!leased()) {
                 return; // started over by the retry timer once this node holds a lease again
             }
-            long sid = s.id;
-            long fence = s.fence;
+            long sid = s.sync.id();
+            long fence = s.sync.fence();
             String me = id();
             stream(mirror, m -> m.onProbe(me, p, sid, fence));
         }
@@ -855,23 +843,17 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         void onProbeReply(String mirror, int p, long sid, long committed, long lastEntryEpoch, boolean hasRecords) {
             Session s = sessions.get(p + "@" + mirror);
             PartitionReplicator r = replicators.get(p);
-            if (s == null || s.id != sid || r == null || !leased()) {
+            if (s == null || s.sync.id() != sid || s.sync.plan() != null || r == null || !leased()) {
                 return;
             }
             ResyncPath first = random.nextInt(4) == 0 ? ResyncPath.values()[random.nextInt(3)] : null;
-            SyncStart start = SyncStart.prepare(store, NS, p, committed, hasRecords, lastEntryEpoch, store.countRecords(NS, p), first, s.floor);
+            SyncStart start = SyncStart.prepare(store, NS, p, committed, hasRecords, lastEntryEpoch, store.countRecords(NS, p), first,
+                    s.sync.floor());
+            s.sync.planned(start);
             ResyncPlanner.Plan plan = start.plan();
-            s.plan = plan;
-            s.epoch = start.epoch();
-            s.through = start.through();
-            s.lastHlc = start.lastHlc();
-            s.starts = start.starts();
-            s.records = start.records();
-            s.gone = start.gone();
-            s.nextLsn = start.nextLsn();
             sim.count("sync-" + plan.path());
-            trace("%s syncs p%d to %s by %s through %d (mirror at %d): %s", id(), p, mirror, plan.path(), s.through, committed, plan.why());
-            r.beginSync(mirror, s.through);
+            trace("%s syncs p%d to %s by %s through %d (mirror at %d): %s", id(), p, mirror, plan.path(), start.through(), committed, plan.why());
+            r.beginSync(mirror, start.through());
             sendNext(s);
         }
 
@@ -882,31 +864,13 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                 s.awaitingSince = now();
                 return;
             }
-            Chunk c;
-            switch (s.plan.path()) {
-                case LOG -> {
-                    List<LogEntry> entries = s.nextLsn > s.through ? List.of()
-                            : store.readLog(NS, s.p, s.nextLsn, (int) Math.min(CHUNK, s.through - s.nextLsn + 1));
-                    if (s.nextLsn <= s.through && (entries.isEmpty() || entries.get(0).lsn() != s.nextLsn)) {
-                        sim.count("sync-escalated");
-                        startSession(s.p, s.mirror, ResyncPath.TRACKED, true);
-                        return;
-                    }
-                    s.nextLsn += entries.size();
-                    c = new Chunk(s.id, s.seq + 1, ResyncPath.LOG, s.fence, s.epoch, s.through, s.lastHlc, List.of(), List.of(), List.of(), entries,
-                            s.nextLsn > s.through);
-                }
-                default -> {
-                    List<byte[]> recs = new ArrayList<>();
-                    while (s.nextItem < s.records.size() && recs.size() < CHUNK) {
-                        recs.add(s.records.get(s.nextItem++));
-                    }
-                    boolean firstChunk = s.seq < 0;
-                    c = new Chunk(s.id, s.seq + 1, s.plan.path(), s.fence, s.epoch, s.through, s.lastHlc, firstChunk ? s.starts : List.of(),
-                            firstChunk ? s.gone : List.of(), recs, List.of(), s.nextItem >= s.records.size());
-                }
+            SyncSession.Next next = s.sync.next(store, CHUNK, Integer.MAX_VALUE);
+            if (next instanceof SyncSession.Next.Escalate e) {
+                sim.count("sync-escalated");
+                startSession(s.p, s.mirror, e.floor(), true);
+                return;
             }
-            s.seq++;
+            SyncSession.Chunk c = ((SyncSession.Next.Send) next).chunk();
             s.awaitingSince = now();
             String me = id();
             int p = s.p;
@@ -916,7 +880,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         /** The mirror refused a sync: it has seen a newer epoch of the partition, so this master is deposed. */
         void onSyncFenced(String mirror, int p, long sid, long mirrorEpoch, AckTriplet holds) {
             Session s = sessions.get(p + "@" + mirror);
-            if (s == null || s.id != sid) {
+            if (s == null || s.sync.id() != sid) {
                 return;
             }
             sessions.remove(s.key(), s);
@@ -929,19 +893,18 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
 
         void onChunkAck(String mirror, int p, long sid, int nextSeq, String failed, long copiedThrough) {
             Session s = sessions.get(p + "@" + mirror);
-            if (s == null || s.id != sid) {
+            if (s == null || s.sync.id() != sid) {
                 return;
             }
             if (failed != null) {
                 sim.count("sync-escalated");
-                ResyncPath path = s.plan == null ? ResyncPath.LOG : s.plan.path();
-                startSession(p, mirror, path.next(), true);
+                startSession(p, mirror, s.sync.escalation(), true);
                 return;
             }
             if (copiedThrough < 0) {
                 // Only the answer to the chunk in flight moves the sync on; any other leaves the
                 // retry timer running (clearing it on a stale answer stranded the session).
-                if (nextSeq == s.seq + 1) {
+                if (s.sync.movesOn(nextSeq)) {
                     s.awaitingSince = -1;
                     sendNext(s);
                 }
@@ -1001,7 +964,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             stream(master, s -> s.onProbeReply(me, p, sid, last, lastEpoch, hasRecords));
         }
 
-        void onChunk(String master, int p, Chunk c) {
+        void onChunk(String master, int p, SyncSession.Chunk c) {
             if (fenced(master, p, c.session(), c.fence())) {
                 return;
             }
@@ -1052,10 +1015,6 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             fsync(() -> stream(master, s -> s.onChunkAck(me, p, c.session(), -1, null, c.through())));
         }
     }
-
-    /** One message of a sync from master to mirror. */
-    record Chunk(long session, int seq, ResyncPath kind, long fence, long epoch, long through, long lastHlc, List<EpochStart> starts,
-                 List<Digest> gone, List<byte[]> records, List<LogEntry> entries, boolean last) {}
 
     // ---- checkers ----
 
