@@ -87,6 +87,15 @@ public final class PartitionReplicator {
          * write lost). Cleared when a view marks it ABSENT.
          */
         boolean caughtUp;
+        /**
+         * This master's last LSN when the mirror's sync finished. Writes through it may have
+         * been acknowledged without the mirror (it was not waited for while being synced), so
+         * its catching up is reported only once it holds them durably ({@link #mayReportCaughtUp}):
+         * reported at the sync's end, the control plane made it IN_SYNC and then promoted it
+         * without them (NodeSimulationTest, seeds 2126 and 2561: ALL writes acknowledged during
+         * the sync lost and not in the ledger). -1: none.
+         */
+        long reportAfterLsn = -1;
 
         MirrorLink(String node, ReplicaState state, long startLsn) {
             this.node = node;
@@ -366,12 +375,24 @@ public final class PartitionReplicator {
                 l.sentLsn = lsn;
                 l.streaming = true;
                 l.caughtUp = l.state != ReplicaState.ABSENT;
+                l.reportAfterLsn = lastLsn;
             } else {
                 l.streaming = false;
                 again = Set.of(mirror);
             }
         }
         return new Outcome(release(), again, false);
+    }
+
+    /**
+     * Whether the control plane may be told that {@code mirror}, whose sync finished, has
+     * caught up: it is on the stream and holds durably everything this master had logged
+     * when the sync finished (some of it acknowledged without the mirror). From then on
+     * every write waits for it, so once the table calls it IN_SYNC it lacks nothing.
+     */
+    public boolean mayReportCaughtUp(String mirror) {
+        MirrorLink l = mirrors.get(mirror);
+        return l != null && !deposed && l.caughtUp && l.streaming && l.syncFromLsn < 0 && l.holds.committedLsn() >= l.reportAfterLsn;
     }
 
     /** Whether the mirror is being synced (between {@link #beginSync} and {@link #onResynced}). */

@@ -146,6 +146,30 @@ class PartitionReplicatorTest {
                 "nor is it waited for");
     }
 
+    /**
+     * Writes acknowledged while a mirror was being synced did not wait for it: its catching
+     * up may be reported (it then becomes IN_SYNC, promotable) only once it holds them
+     * durably (NodeSimulationTest, seeds 2126 and 2561).
+     */
+    @Test
+    void aSyncedMirrorIsReportedCaughtUpOnlyOnceItHoldsWhatWasAcknowledgedDuringItsSync() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.RESYNCING));
+        master.beginSync("n3", 0);
+        assertEquals(List.of(), commit(1, CommitLevel.ALL, Durability.ASYNC));
+        assertEquals(List.of(1L), deliver(0), "acknowledged without the mirror being synced");
+        master.onResynced("n3", 0);
+        assertFalse(master.mayReportCaughtUp("n3"), "the sync brought it to lsn 0; lsn 1 was acknowledged without it");
+        assertFalse(master.mayReportCaughtUp("n2"), "an IN_SYNC mirror has no sync to report");
+        MirrorPartition synced = new MirrorPartition(NS, P, 1, 0, MIRROR);
+        PartitionReplicator.Send toN3 = master.poll().stream().filter(x -> x.mirror().equals("n3")).findFirst().orElseThrow();
+        MirrorPartition.Step step = synced.onBatch(toN3.batch(), 1);
+        master.onReply("n3", step.reply());
+        assertFalse(master.mayReportCaughtUp("n3"), "lsn 1 is only in its cache");
+        MirrorPartition.Flush f = step.flush() != null ? step.flush() : synced.tick(1_000);
+        master.onReply("n3", synced.onFlushed(f, 1_000).reply());
+        assertTrue(master.mayReportCaughtUp("n3"), "durable through what was logged when its sync ended");
+    }
+
     @Test
     void aMirrorThatLostItsCacheIsResentFromItsHole() {
         master.onView(1, Map.of("n2", ReplicaState.IN_SYNC));

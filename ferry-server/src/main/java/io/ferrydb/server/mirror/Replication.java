@@ -617,11 +617,10 @@ public final class Replication implements AutoCloseable {
         }
         if (a.getCopied()) {
             String k = key(a.getNamespace(), a.getPartition()) + "@" + mirror;
-            PartitionRef ref = syncs.remove(k);
+            PartitionRef ref = syncs.get(k);
             if (ref != null && o.needResync().isEmpty()) {
-                syncDone.done(ref);
-            } else if (ref != null) {
-                syncs.put(k, ref);
+                // Reported once the mirror holds durably what was logged while it was synced.
+                handoffs.execute(() -> awaitCaughtUp(ref, k));
             }
         }
         resync(a.getNamespace(), a.getPartition(), o.needResync());
@@ -720,9 +719,9 @@ public final class Replication implements AutoCloseable {
         for (java.util.Iterator<StreamHandoff> it = streamHandoffs.values().iterator(); it.hasNext(); ) {
             StreamHandoff h = it.next();
             PartitionRef ref = h.ref();
-            PartitionReplicator r = replicators.get(key(ref.namespace(), ref.partition()));
-            if (syncs.get(h.key()) != ref || r == null) {
-                it.remove(); // no longer wanted: the entry changed, or this node no longer masters it
+            PartitionReplicator r = stillWanted(h.key(), ref);
+            if (r == null) {
+                it.remove();
                 continue;
             }
             boolean streamed;
@@ -754,6 +753,59 @@ public final class Replication implements AutoCloseable {
         if (!streamHandoffs.isEmpty()) {
             handoffCheckScheduled = true;
             handoffs.schedule(this::checkStreamHandoffs, HANDOFF_CHECK_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** The partition's replicator while the sync {@code ref} is still wanted; null when its entry changed or this node no longer masters it. */
+    private PartitionReplicator stillWanted(String key, PartitionRef ref) {
+        PartitionReplicator r = replicators.get(key(ref.namespace(), ref.partition()));
+        return syncs.get(key) == ref ? r : null;
+    }
+
+    private static final long CAUGHT_UP_CHECK_MS = 10;
+    /** Finished syncs whose mirror is reported caught up once it holds what was logged meanwhile (handoffs thread only). */
+    private final Map<String, PartitionRef> pendingCaughtUp = new java.util.HashMap<>();
+    private boolean caughtUpCheckScheduled;
+
+    /**
+     * A sync finished: its mirror is reported caught up (to become IN_SYNC, promotable) once
+     * it holds durably what this master logged while the sync ran, since writes acknowledged
+     * meanwhile did not wait for it ({@link PartitionReplicator#mayReportCaughtUp}). Until
+     * then the control plane keeps it RESYNCING or CLONING. Runs on the handoffs thread.
+     */
+    private void awaitCaughtUp(PartitionRef ref, String k) {
+        pendingCaughtUp.put(k, ref);
+        if (!caughtUpCheckScheduled) {
+            caughtUpCheckScheduled = true;
+            handoffs.schedule(this::checkCaughtUp, CAUGHT_UP_CHECK_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void checkCaughtUp() {
+        caughtUpCheckScheduled = false;
+        for (java.util.Iterator<Map.Entry<String, PartitionRef>> it = pendingCaughtUp.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, PartitionRef> e = it.next();
+            PartitionRef ref = e.getValue();
+            PartitionReplicator r = stillWanted(e.getKey(), ref);
+            if (r == null) {
+                it.remove();
+                continue;
+            }
+            boolean ready;
+            synchronized (r) {
+                ready = r.mayReportCaughtUp(ref.node());
+            }
+            if (ready) {
+                it.remove();
+                if (syncs.remove(e.getKey(), ref)) {
+                    syncDone.done(ref);
+                }
+            }
+            // Otherwise it waits: a mirror that fell off the stream is synced again, and that sync reports it.
+        }
+        if (!pendingCaughtUp.isEmpty()) {
+            caughtUpCheckScheduled = true;
+            handoffs.schedule(this::checkCaughtUp, CAUGHT_UP_CHECK_MS, TimeUnit.MILLISECONDS);
         }
     }
 

@@ -268,6 +268,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         final Map<String, PartitionRef> requested = new HashMap<>();
         /** Handoffs whose target, an IN_SYNC mirror on the stream, has to report this LSN durable (as Replication does). */
         final Map<String, long[]> streamHandoffs = new HashMap<>();
+        /** Finished syncs (p@mirror) whose catching up is reported once the mirror holds what was logged meanwhile. */
+        final Set<String> caughtUpReports = new java.util.LinkedHashSet<>();
         final Set<Integer> tracked = new HashSet<>();
         /** Partitions this node holds data of but no replica: when it asked their master for its history. */
         final Map<Integer, Long> releaseAskedAt = new HashMap<>();
@@ -323,6 +325,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             sessions.clear();
             requested.clear();
             tracked.clear();
+            caughtUpReports.clear();
             releaseAskedAt.clear();
             connections.clear();
             afterFsync.clear();
@@ -797,6 +800,19 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         }
 
         void checkStreamHandoffs(long now) {
+            for (var it = caughtUpReports.iterator(); it.hasNext(); ) {
+                String k = it.next();
+                PartitionRef ref = requested.get(k);
+                PartitionReplicator r = ref == null ? null : replicators.get(ref.partition());
+                if (r == null) {
+                    it.remove();
+                } else if (r.mayReportCaughtUp(ref.node())) {
+                    it.remove();
+                    requested.remove(k);
+                    node.member.onSyncComplete(ref);
+                    sim.count("sync-done");
+                }
+            }
             for (var it = streamHandoffs.entrySet().iterator(); it.hasNext(); ) {
                 var e = it.next();
                 PartitionRef ref = requested.get(e.getKey());
@@ -917,12 +933,10 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             }
             PartitionReplicator.Outcome o = r.onResynced(mirror, copiedThrough);
             release(o.acknowledge());
-            PartitionRef ref = requested.remove(s.key());
-            if (ref != null && o.needResync().isEmpty()) {
-                node.member.onSyncComplete(ref);
-                sim.count("sync-done");
-            } else if (ref != null) {
-                requested.put(s.key(), ref);
+            // Reported caught up once the mirror holds durably what was logged while it was synced
+            // (checkStreamHandoffs), as the server's Replication does.
+            if (requested.containsKey(s.key()) && o.needResync().isEmpty()) {
+                caughtUpReports.add(s.key());
             }
             resync(p, o.needResync());
             send(r.poll());

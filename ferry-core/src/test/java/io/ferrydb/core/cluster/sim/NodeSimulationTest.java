@@ -10,7 +10,7 @@ import java.util.Random;
  * the real data path under it ({@link MirroredDataPath}: record stores, mirroring,
  * failover checks, syncs, change tracking), seeded chaos (crashes, network partitions,
  * loss, a decommission), then healing and the checks of the mirroring issue.
- * {@code -Dferry.node.seeds=N} (default 1000) swarm seeds; a failure names its seed and
+ * {@code -Dferry.node.seeds=N} (default 2000) swarm seeds; a failure names its seed and
  * the command that replays it ({@code -Dferry.node.seed=S}).
  */
 class NodeSimulationTest {
@@ -36,7 +36,7 @@ class NodeSimulationTest {
     @Test
     void swarmSeeds() throws Exception {
         Long one = Long.getLong("ferry.node.seed");
-        int seeds = one != null ? 1 : Integer.getInteger("ferry.node.seeds", 1000);
+        int seeds = one != null ? 1 : Integer.getInteger("ferry.node.seeds", 2000);
         long first = one != null ? one : Long.getLong("ferry.node.firstSeed", 1);
         Swarm.Totals t = Swarm.run(first, seeds, NodeSimulationTest::simulate, "-Dtest=NodeSimulationTest -Dferry.node.seed=");
         System.out.printf("node simulation: %d seeds, %d events, %.1f s; %s%n", seeds, t.events(), t.seconds(), t.stats());
