@@ -37,6 +37,11 @@ final class LocalCluster implements AutoCloseable {
     }
 
     static LocalCluster start(Path baseDir, int count, int voters) {
+        return start(baseDir, count, voters, List.of());
+    }
+
+    /** {@code extraArgs} go to every node (e.g. {@code --config FILE}; the flags set here override it). */
+    static LocalCluster start(Path baseDir, int count, int voters, List<String> extraArgs) {
         LocalCluster c = new LocalCluster();
         try {
             for (int i = 1; i <= count; i++) {
@@ -51,15 +56,18 @@ final class LocalCluster implements AutoCloseable {
             try {
                 for (int i = 0; i < voters; i++) {
                     ServerProcess n = c.nodes.get(i);
-                    starting.add(CompletableFuture.runAsync(() -> n.launch(List.of("--control-voters", String.join(",", voterList)),
-                            READY_TIMEOUT_MS), launcher));
+                    List<String> args = new ArrayList<>(extraArgs);
+                    args.addAll(List.of("--control-voters", String.join(",", voterList)));
+                    starting.add(CompletableFuture.runAsync(() -> n.launch(args, READY_TIMEOUT_MS), launcher));
                 }
                 CompletableFuture.allOf(starting.toArray(new CompletableFuture[0])).join();
             } finally {
                 launcher.shutdown();
             }
             for (int i = voters; i < count; i++) {
-                c.nodes.get(i).launch(List.of("--seeds", c.nodes.get(0).hostPort()), READY_TIMEOUT_MS);
+                List<String> args = new ArrayList<>(extraArgs);
+                args.addAll(List.of("--seeds", c.nodes.get(0).hostPort()));
+                c.nodes.get(i).launch(args, READY_TIMEOUT_MS);
             }
             return c;
         } catch (RuntimeException | Error e) {

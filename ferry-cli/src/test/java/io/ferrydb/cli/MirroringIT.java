@@ -58,17 +58,8 @@ class MirroringIT {
         LocalCluster.Status s = cluster.await("3 nodes settled", 120_000, st -> st.settled(2)).status();
         String victim = List.of("n3", "n2", "n1").stream().filter(n -> !n.equals(s.leader())).findFirst().orElseThrow();
         try (FerryClient c = FerryClient.connect(new ClientConfig("127.0.0.1", cluster.node(s.leader()).grpcPort(), 10_000, 64))) {
-            Map<Key, WriteResult> acked = new LinkedHashMap<>();
-            List<CompletableFuture<WriteResult>> fs = new ArrayList<>();
-            List<Key> keys = new ArrayList<>();
-            for (int i = 0; i < 1500; i++) {
-                Key k = Key.of(NS, "mirrored", "k" + i);
-                keys.add(k);
-                fs.add(c.async().put(ALL_SYNC, k, Map.of("i", i)));
-            }
-            for (int i = 0; i < fs.size(); i++) {
-                acked.put(keys.get(i), fs.get(i).get());
-            }
+            Map<Key, WriteResult> acked = writeAllSync(c, "mirrored", 1500);
+            List<Key> keys = new ArrayList<>(acked.keySet());
             long onVictim = keys.stream().filter(k -> s.view().entry(NS, k.partition()).master().equals(victim)).count();
             assertTrue(onVictim > 300, "the victim masters a good share of the keys: " + onVictim);
 
@@ -116,6 +107,64 @@ class MirroringIT {
             assertAllPresent(c, acked, "after the node came back and took its partitions again");
             assertLoaded(c, loaded, "after the node came back");
         }
+    }
+
+    /**
+     * With three replicas the promoted mirror asks the surviving third one for its triplet
+     * and tail before it serves (the failover check), and no acknowledged ALL+SYNC write is
+     * lost.
+     */
+    @Test
+    void withThreeReplicasThePromotedMirrorAsksTheSurvivingOneBeforeServing() throws Exception {
+        Path yaml = tmp.resolve("rf3.yaml");
+        java.nio.file.Files.writeString(yaml, "namespaces:\n  - name: " + NS + "\n    replication-factor: 3\n");
+        cluster = LocalCluster.start(tmp, 3, 3, List.of("--config", yaml.toString()));
+        LocalCluster.Status s = cluster.await("3 nodes settled with RF 3", 120_000, st -> st.settled(3)).status();
+        String victim = List.of("n3", "n2", "n1").stream().filter(n -> !n.equals(s.leader())).findFirst().orElseThrow();
+        assertEquals(3, s.view().entry(NS, 0).replicas().size(), "RF 3: " + s.view().entry(NS, 0));
+        try (FerryClient c = FerryClient.connect(new ClientConfig("127.0.0.1", cluster.node(s.leader()).grpcPort(), 10_000, 64))) {
+            Map<Key, WriteResult> acked = writeAllSync(c, "rf3", 600);
+            cluster.node(victim).kill9();
+            LocalCluster.Timed failover = cluster.await("failover of " + victim, 30_000, st -> st.serving(victim));
+            Thread.sleep(500);
+            assertAllPresent(c, acked, "after the failover with RF 3");
+            int asked = 0;
+            int answered = 0;
+            for (String n : List.of("n1", "n2", "n3")) {
+                if (n.equals(victim)) {
+                    continue;
+                }
+                String log = cluster.node(n).logOfCurrentRun();
+                asked += countOf(log, "failover check of ");
+                answered += countOf(log, "failover check from ");
+            }
+            System.out.printf("MirroringIT: RF 3, %s killed, served again after %d ms; %d failover checks ran, %d answered by the third replica%n",
+                    victim, failover.ms(), asked, answered);
+            assertTrue(asked >= 1, "the promoted replicas ran the failover check");
+            assertTrue(answered >= 1, "the surviving third replica was asked for its triplet and answered");
+        }
+    }
+
+    /** Writes keys k0..k(n-1) of {@code set} with ALL+SYNC, all in flight at once; returns each one's acknowledgement, in key order. */
+    private static Map<Key, WriteResult> writeAllSync(FerryClient c, String set, int n) throws Exception {
+        Map<Key, CompletableFuture<WriteResult>> fs = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            Key k = Key.of(NS, set, "k" + i);
+            fs.put(k, c.async().put(ALL_SYNC, k, Map.of("i", i)));
+        }
+        Map<Key, WriteResult> acked = new LinkedHashMap<>();
+        for (Map.Entry<Key, CompletableFuture<WriteResult>> e : fs.entrySet()) {
+            acked.put(e.getKey(), e.getValue().get());
+        }
+        return acked;
+    }
+
+    private static int countOf(String text, String needle) {
+        int n = 0;
+        for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1)) {
+            n++;
+        }
+        return n;
     }
 
     private static void assertLoaded(FerryClient c, List<Key> keys, String when) {
