@@ -771,6 +771,9 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     public void holds(HoldsRequest request, StreamObserver<HoldsResponse> response) {
         try {
             HoldsResponse.Builder out = HoldsResponse.newBuilder().setNode(nodeId);
+            if (store.namespaces().stream().noneMatch(n -> n.name().equals(request.getNamespace()))) {
+                throw new IllegalArgumentException("namespace: no namespace '" + request.getNamespace() + "' on node " + nodeId);
+            }
             for (HoldsQuery q : request.getPartitionsList()) {
                 if (q.getPartition() >= io.ferrydb.api.Limits.PARTITION_COUNT) {
                     throw new IllegalArgumentException("partitions.partition: must be below " + io.ferrydb.api.Limits.PARTITION_COUNT

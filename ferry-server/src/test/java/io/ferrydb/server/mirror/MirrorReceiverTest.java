@@ -258,6 +258,31 @@ class MirrorReceiverTest {
                 FailoverSurvey.Outcome refused = FailoverSurvey.ask("c", List.of(bad), id -> "127.0.0.1:" + server.getPort(), 2000).get(bad);
                 assertEquals(List.of("b"), refused.unreached());
                 assertTrue(refused.survivors().isEmpty());
+                for (io.ferrydb.proto.HoldsRequest badRequest : List.of(
+                        io.ferrydb.proto.HoldsRequest.newBuilder().setNamespace("no-such-namespace").build(),
+                        io.ferrydb.proto.HoldsRequest.newBuilder().setNamespace(NS)
+                                .addPartitions(io.ferrydb.proto.HoldsQuery.newBuilder().setPartition(5000)).build())) {
+                    java.util.concurrent.CompletableFuture<Throwable> error = new java.util.concurrent.CompletableFuture<>();
+                    receiver.holds(badRequest, new StreamObserver<>() {
+                        @Override
+                        public void onNext(io.ferrydb.proto.HoldsResponse value) {
+                            error.complete(null);
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            error.complete(t);
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                        }
+                    });
+                    io.grpc.StatusRuntimeException e = (io.grpc.StatusRuntimeException) error.get(5, TimeUnit.SECONDS);
+                    assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+                    String field = badRequest.getPartitionsCount() == 0 ? "namespace" : "partitions.partition";
+                    assertTrue(e.getStatus().getDescription().startsWith(field + ":"), e.getStatus().getDescription());
+                }
             } finally {
                 server.shutdownNow();
             }
