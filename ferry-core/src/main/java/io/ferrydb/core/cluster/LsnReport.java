@@ -13,6 +13,11 @@ public record LsnReport(String namespace, int partition, String node, long lsn) 
      */
     public static final long REWRITING = -2;
 
+    /** What a node reports for a partition in its heartbeats: its last LSN, or {@link #REWRITING} while a sync rewrites it. */
+    public static long of(io.ferrydb.core.store.RecordStore store, String namespace, int partition) {
+        return store.rewriting(namespace, partition) ? REWRITING : store.lastLsnUnlocked(namespace, partition);
+    }
+
     /** Whether a report says something the controller acts on: an LSN, or that the replica is being rewritten. */
     public static boolean informative(long lsn) {
         return lsn >= 0 || lsn == REWRITING;

@@ -290,7 +290,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     private long[] lastLsns(String namespace) {
         long[] lsns = new long[Limits.PARTITION_COUNT];
         for (int p = 0; p < lsns.length; p++) {
-            lsns[p] = store.rewriting(namespace, p) ? io.ferrydb.core.cluster.LsnReport.REWRITING : store.lastLsnUnlocked(namespace, p);
+            lsns[p] = io.ferrydb.core.cluster.LsnReport.of(store, namespace, p);
         }
         return lsns;
     }

@@ -204,7 +204,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         long[] out = new long[Limits.PARTITION_COUNT];
         Store s = stores.get(n.id);
         for (int p : hot) {
-            out[p] = s.store.rewriting(NS, p) ? LsnReport.REWRITING : s.store.partitionInfo(NS, p).lastLsn();
+            out[p] = LsnReport.of(s.store, NS, p);
         }
         return out;
     }
