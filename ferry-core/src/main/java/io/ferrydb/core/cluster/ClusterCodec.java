@@ -26,6 +26,7 @@ public final class ClusterCodec {
     private static final int DECOMMISSION = 3;
     private static final int CAUGHT_UP = 4;
     private static final int BULK_LOADED = 5;
+    private static final int BEHIND = 6;
     private static final int APPLIED = 1;
     private static final int REFUSED = 2;
     private static final ReplicaState[] STATES = ReplicaState.values();
@@ -51,12 +52,12 @@ public final class ClusterCodec {
             for (int i = 0; i < b.partitions().size(); i++) {
                 w.u16(b.partitions().get(i)).i64(b.boundaryLsns().get(i));
             }
+        } else if (c instanceof ClusterCommand.Behind b) {
+            w.u8(BEHIND);
+            writeRefs(w, b.replicas());
         } else {
-            ClusterCommand.CaughtUp cu = (ClusterCommand.CaughtUp) c;
-            w.u8(CAUGHT_UP).i32(cu.replicas().size());
-            for (PartitionRef r : cu.replicas()) {
-                w.shortString(r.namespace()).u16(r.partition()).shortString(r.node()).i64(r.epoch());
-            }
+            w.u8(CAUGHT_UP);
+            writeRefs(w, ((ClusterCommand.CaughtUp) c).replicas());
         }
         w.i64(c.timeMs());
         writeLsns(w, c.lsns());
@@ -89,12 +90,12 @@ public final class ClusterCodec {
                 return new ClusterCommand.Decommission(node, r.i64(), readLsns(r));
             }
             case CAUGHT_UP: {
-                int n = count(r);
-                List<PartitionRef> refs = new ArrayList<>(n);
-                for (int i = 0; i < n; i++) {
-                    refs.add(new PartitionRef(r.shortString(), r.u16(), r.shortString(), r.i64()));
-                }
+                List<PartitionRef> refs = readRefs(r);
                 return new ClusterCommand.CaughtUp(refs, r.i64(), readLsns(r));
+            }
+            case BEHIND: {
+                List<PartitionRef> refs = readRefs(r);
+                return new ClusterCommand.Behind(refs, r.i64(), readLsns(r));
             }
             case BULK_LOADED: {
                 String ns = r.shortString();
@@ -113,6 +114,22 @@ public final class ClusterCodec {
             default:
                 throw new IllegalArgumentException("unknown cluster command type " + type);
         }
+    }
+
+    private static void writeRefs(ByteWriter w, List<PartitionRef> refs) {
+        w.i32(refs.size());
+        for (PartitionRef r : refs) {
+            w.shortString(r.namespace()).u16(r.partition()).shortString(r.node()).i64(r.epoch());
+        }
+    }
+
+    private static List<PartitionRef> readRefs(ByteReader r) {
+        int n = count(r);
+        List<PartitionRef> refs = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            refs.add(new PartitionRef(r.shortString(), r.u16(), r.shortString(), r.i64()));
+        }
+        return refs;
     }
 
     private static void writeNamespaces(ByteWriter w, List<NamespaceSpec> namespaces) {
@@ -385,11 +402,9 @@ public final class ClusterCodec {
                 w.i64(lsn);
             }
         }
-        w.i32(hb.caughtUp().size());
-        for (PartitionRef r : hb.caughtUp()) {
-            w.shortString(r.namespace()).u16(r.partition()).shortString(r.node()).i64(r.epoch());
-        }
+        writeRefs(w, hb.caughtUp());
         w.i64(hb.incarnation());
+        writeRefs(w, hb.behind());
         return w.toByteArray();
     }
 
@@ -415,14 +430,11 @@ public final class ClusterCodec {
             }
             lsns.put(ns, v);
         }
-        int nc = count(r);
-        List<PartitionRef> refs = new ArrayList<>(nc);
-        for (int i = 0; i < nc; i++) {
-            refs.add(new PartitionRef(r.shortString(), r.u16(), r.shortString(), r.i64()));
-        }
-        // Added after the first format: a heartbeat from an older node ends here.
+        List<PartitionRef> refs = readRefs(r);
+        // Added after the first format: a heartbeat from an older node ends here (or after the incarnation).
         long incarnation = r.atEnd() ? 0 : r.i64();
-        return new HeartbeatRequest(node, address, http, voter, nss, known, lsns, refs, incarnation);
+        List<PartitionRef> behind = r.atEnd() ? List.of() : readRefs(r);
+        return new HeartbeatRequest(node, address, http, voter, nss, known, lsns, refs, incarnation, behind);
     }
 
     public static byte[] encodeHeartbeatReply(HeartbeatReply reply) {

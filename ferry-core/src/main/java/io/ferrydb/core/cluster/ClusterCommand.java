@@ -69,4 +69,17 @@ public sealed interface ClusterCommand {
             lsns = List.copyOf(lsns);
         }
     }
+
+    /**
+     * Masters report IN_SYNC mirrors that fell out of the stream (they lack what the
+     * master no longer buffers: a restart lost their cache, or they were cut off too
+     * long). Each becomes RESYNCING in a new epoch before any sync rewrites it, so a
+     * replica being rewritten is never one the control plane could promote.
+     */
+    record Behind(List<PartitionRef> replicas, long timeMs, List<LsnReport> lsns) implements ClusterCommand {
+        public Behind {
+            replicas = List.copyOf(replicas);
+            lsns = List.copyOf(lsns);
+        }
+    }
 }

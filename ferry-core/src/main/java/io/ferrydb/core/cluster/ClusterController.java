@@ -117,6 +117,7 @@ public final class ClusterController {
         proposedAtMs.clear();
         caughtUpPending.clear();
         caughtUpProposedMs.clear();
+        behindProposedMs.clear();
     }
 
     public void lostLeadership() {
@@ -184,6 +185,9 @@ public final class ClusterController {
         if (!hb.caughtUp().isEmpty()) {
             caughtUpPending.addAll(hb.caughtUp());
             flushCaughtUp(nowMs);
+        }
+        if (!hb.behind().isEmpty()) {
+            proposeBehind(hb.node(), hb.behind(), nowMs);
         }
         // No lease for a process the state does not know yet (its join records it): so a restarted
         // node failed for its restart never holds one, whenever it comes to master something mirrored.
@@ -289,6 +293,29 @@ public final class ClusterController {
             caughtUpProposedMs.put(ref, nowMs);
         }
         proposer.propose(new ClusterCommand.CaughtUp(refs, nowMs, lsnsOfMasters(refs)));
+    }
+
+    /** Behind reports proposed recently (retried after {@code proposalRetryMs} while still reported). */
+    private final Map<PartitionRef, Long> behindProposedMs = new HashMap<>();
+
+    private void proposeBehind(String master, List<PartitionRef> reported, long nowMs) {
+        behindProposedMs.values().removeIf(at -> nowMs - at >= timings.proposalRetryMs());
+        List<PartitionRef> refs = new ArrayList<>();
+        for (PartitionRef ref : reported) {
+            PartitionEntry e = view.entry(ref.namespace(), ref.partition());
+            Replica r = e.replicaOn(ref.node());
+            boolean current = e.epoch() == ref.epoch() && master.equals(e.master()) && r != null && r.state() == ReplicaState.IN_SYNC;
+            if (current && !behindProposedMs.containsKey(ref)) {
+                refs.add(ref);
+            }
+        }
+        if (refs.isEmpty()) {
+            return;
+        }
+        for (PartitionRef ref : refs) {
+            behindProposedMs.put(ref, nowMs);
+        }
+        proposer.propose(new ClusterCommand.Behind(refs, nowMs, lsnsOfMasters(refs)));
     }
 
     private boolean stillPending(PartitionRef ref) {

@@ -63,6 +63,8 @@ public final class ClusterMember {
     private long lastSentMs = Long.MIN_VALUE;
     private final Set<PartitionRef> syncsStarted = new HashSet<>();
     private final Set<PartitionRef> caughtUp = new LinkedHashSet<>();
+    /** IN_SYNC mirrors that fell out of this master's stream, reported until the table shows them RESYNCING. */
+    private final Set<PartitionRef> behind = new LinkedHashSet<>();
 
     public ClusterMember(String nodeId, String address, String httpAddress, boolean voter, List<NamespaceSpec> namespaces,
                          ClusterTimings timings, Outbox outbox, LsnSource lsnSource, SyncDriver syncDriver) {
@@ -115,7 +117,7 @@ public final class ClusterMember {
         // first view came with a heartbeat: the caller adopts local views only from then on.
         long known = view.version() > 0 ? Math.max(view.version(), committedElsewhere) : view.version();
         outbox.sendHeartbeat(new HeartbeatRequest(nodeId, address, httpAddress, voter, namespaces, known, lsns,
-                new ArrayList<>(caughtUp), incarnation), nowMs);
+                new ArrayList<>(caughtUp), incarnation, new ArrayList<>(behind)), nowMs);
     }
 
     public void onHeartbeatReply(HeartbeatReply reply, long sentAtMs) {
@@ -159,6 +161,7 @@ public final class ClusterMember {
         ClusterView previous = view;
         view = next;
         caughtUp.removeIf(ref -> !pending(ref));
+        rekeyBehind();
         syncsStarted.removeIf(ref -> !pending(ref));
         outbox.viewChanged(previous, next);
         startSyncs(previous);
@@ -206,6 +209,59 @@ public final class ClusterMember {
         if (pending(ref) && caughtUp.add(ref) && ref.node().equals(view.entry(ref.namespace(), ref.partition()).handoffTo())) {
             unreported = true;
         }
+    }
+
+    /**
+     * Whether a sync of {@code mirror}, which fell out of this master's stream, may start
+     * now. Not while the table calls it IN_SYNC (a handoff's target included): a sync
+     * may rewrite it, and until the last chunk it holds neither its old copy nor the
+     * master's, so it must not stay promotable (NodeSimulationTest seed 9764: a mirror
+     * restarted unnoticed, applied a copy's first chunk, and was promoted empty; seed
+     * 1327: the same with a handoff's target). Such a mirror is reported behind with the
+     * next heartbeats, sent soon; the table makes it RESYNCING (ending a handoff to it)
+     * and the sync starts from that view ({@link SyncDriver#start}).
+     */
+    public boolean maySync(String namespace, int partition, String mirror) {
+        PartitionEntry e = view.entry(namespace, partition);
+        Replica r = e.replicaOn(mirror);
+        if (!nodeId.equals(e.master()) || r == null || r.state() != ReplicaState.IN_SYNC && !reportedCaughtUp(namespace, partition, e, mirror)) {
+            return true; // not this master's to report, or not promotable; the sync's own checks (epoch fence) apply
+        }
+        if (behind.add(new PartitionRef(namespace, partition, mirror, e.epoch()))) {
+            unreported = true;
+        }
+        return false;
+    }
+
+    /**
+     * Whether this master reported {@code mirror} caught up in the entry's epoch and the
+     * table does not show it yet: it may become IN_SYNC any moment, so it is treated as
+     * IN_SYNC already (a sync started now could end up rewriting an IN_SYNC mirror).
+     */
+    private boolean reportedCaughtUp(String namespace, int partition, PartitionEntry e, String mirror) {
+        return !caughtUp.isEmpty() && caughtUp.contains(new PartitionRef(namespace, partition, mirror, e.epoch()));
+    }
+
+    /**
+     * A new view: a mirror reported behind that is still IN_SYNC under this master (the
+     * epoch moved on for another replica's sake) is reported again in the new epoch; the
+     * stream will not tell again what it told once (NodeSimulationTest seed 105). One the
+     * table made RESYNCING is synced from that view; one ABSENT, when it returns.
+     */
+    private void rekeyBehind() {
+        if (behind.isEmpty()) {
+            return;
+        }
+        List<PartitionRef> still = new ArrayList<>();
+        for (PartitionRef ref : behind) {
+            PartitionEntry e = view.entry(ref.namespace(), ref.partition());
+            Replica r = e.replicaOn(ref.node());
+            if (nodeId.equals(e.master()) && r != null && (r.state() == ReplicaState.IN_SYNC || reportedCaughtUp(ref.namespace(), ref.partition(), e, ref.node()))) {
+                still.add(new PartitionRef(ref.namespace(), ref.partition(), ref.node(), e.epoch()));
+            }
+        }
+        behind.clear();
+        behind.addAll(still);
     }
 
     public PartitionRole role(String namespace, int partition) {

@@ -105,6 +105,8 @@ public final class ClusterState {
             result = caughtUp((ClusterCommand.CaughtUp) command);
         } else if (command instanceof ClusterCommand.BulkLoaded b) {
             result = bulkLoaded(b);
+        } else if (command instanceof ClusterCommand.Behind b) {
+            result = behind(b);
         } else {
             throw new IllegalArgumentException("unknown command " + command);
         }
@@ -250,6 +252,35 @@ public final class ClusterState {
             }
         }
         return new ApplyResult.Applied(version, 0);
+    }
+
+    /**
+     * IN_SYNC mirrors their master reports fell out of its stream become RESYNCING, in a
+     * new epoch, before any sync rewrites them (until it finishes they hold neither their
+     * old copy nor the master's, and must not be promoted). A handoff to such a mirror
+     * ends (the master serves again; the handoff comes back once it is IN_SYNC). Stale
+     * reports (another epoch, a mirror no longer IN_SYNC) change nothing.
+     */
+    private ApplyResult behind(ClusterCommand.Behind b) {
+        LsnIndex lsns = new LsnIndex(b.lsns());
+        int changed = 0;
+        for (PartitionRef ref : b.replicas()) {
+            Table t = tables.get(ref.namespace());
+            if (t == null || ref.partition() < 0 || ref.partition() >= Limits.PARTITION_COUNT) {
+                continue;
+            }
+            PartitionEntry e = t.entries[ref.partition()];
+            Replica r = e.replicaOn(ref.node());
+            if (e.epoch() != ref.epoch() || r == null || r.state() != ReplicaState.IN_SYNC || ref.node().equals(e.master())) {
+                continue;
+            }
+            List<Replica> next = new ArrayList<>(e.replicas());
+            next.set(next.indexOf(r), r.to(ReplicaState.RESYNCING));
+            String handoff = ref.node().equals(e.handoffTo()) ? null : e.handoffTo();
+            changed += commit(ref.namespace(), ref.partition(), t, new PartitionEntry(e.epoch(), next, handoff),
+                    ChangeReason.FAILURE, b.timeMs(), lsns);
+        }
+        return bump(changed > 0, changed);
     }
 
     private ApplyResult caughtUp(ClusterCommand.CaughtUp c) {

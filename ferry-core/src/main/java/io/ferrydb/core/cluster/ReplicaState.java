@@ -5,7 +5,9 @@ import io.ferrydb.core.Verify;
 /**
  * A replica's state in the partition table. Transitions are checked: a replica
  * only becomes {@code IN_SYNC} by catching up ({@code RESYNCING}) or by being filled
- * ({@code CLONING}), so a promoted master was always IN_SYNC before.
+ * ({@code CLONING}), so a promoted master was always IN_SYNC before. An IN_SYNC
+ * mirror that fell out of its master's stream becomes RESYNCING directly (its master
+ * reports it behind) before a sync may rewrite it.
  */
 public enum ReplicaState {
     /** Holds every committed change of the current epoch. */
@@ -19,7 +21,7 @@ public enum ReplicaState {
 
     public boolean canBecome(ReplicaState next) {
         switch (this) {
-            case IN_SYNC: return next == ABSENT;
+            case IN_SYNC: return next == ABSENT || next == RESYNCING;
             case ABSENT: return next == RESYNCING;
             case RESYNCING: return next == IN_SYNC || next == ABSENT;
             case CLONING: return next == IN_SYNC;

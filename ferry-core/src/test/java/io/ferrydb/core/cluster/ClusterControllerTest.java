@@ -99,6 +99,82 @@ class ClusterControllerTest {
         assertTrue(failed.lsns().stream().anyMatch(l -> l.node().equals("n1")), "the failure carries the mirror's reports: " + failed.lsns());
     }
 
+    /**
+     * A master does not sync an IN_SYNC mirror that fell out of its stream (a sync rewrites
+     * it, and while it does the mirror must not be promotable: NodeSimulationTest seed
+     * 9764). It reports the mirror behind with its next heartbeat, sent within a fifth of
+     * the interval; the leader proposes it once; the table makes the mirror RESYNCING in a
+     * new epoch; and that view starts the sync. Reports of someone else's partition, or
+     * once the table shows them, are not proposed.
+     */
+    @Test
+    void aMirrorThatFellOutOfTheStreamIsReportedBehindAndSyncedOnlyOnceTheTableSaysResyncing() {
+        formTwoNodes();
+        List<HeartbeatRequest> sent = new ArrayList<>();
+        List<String> syncs = new ArrayList<>();
+        ClusterMember n1 = new ClusterMember("n1", "h:n1", "http:n1", true, List.of(new NamespaceSpec("test", 2)), ClusterTimings.DEFAULTS,
+                new ClusterMember.Outbox() {
+                    @Override
+                    public void sendHeartbeat(HeartbeatRequest request, long sentAtMs) {
+                        sent.add(request);
+                    }
+
+                    @Override
+                    public void viewChanged(ClusterView previous, ClusterView current) {
+                    }
+                }, ns -> new long[] {5, 6}, (ref, kind) -> syncs.add(kind + " " + ref.partition() + "@" + ref.node()));
+        n1.onCommittedView(state.view());
+        int p = 0;
+        while (!"n1".equals(state.view().entry("test", p).master())) {
+            p++;
+        }
+        int other = 0;
+        while (!"n2".equals(state.view().entry("test", other).master())) {
+            other++;
+        }
+        PartitionEntry before = state.view().entry("test", p);
+        assertEquals(ReplicaState.IN_SYNC, before.replicaOn("n2").state());
+        assertTrue(n1.maySync("test", other, "n1"), "not n1's partition to report");
+        n1.tick(1_000);
+        assertEquals(List.of(), sent.get(0).behind());
+
+        assertFalse(n1.maySync("test", p, "n2"), "an IN_SYNC mirror waits for the table");
+        n1.tick(1_000 + ClusterTimings.DEFAULTS.heartbeatIntervalMs() / ClusterMember.REPORT_SPEEDUP);
+        PartitionRef ref = new PartitionRef("test", p, "n2", before.epoch());
+        assertEquals(List.of(ref), sent.get(1).behind(), "reported with the next heartbeat, sent soon");
+        // As from n1's process the cluster formed with (the member's own incarnation is random).
+        HeartbeatRequest fromN1 = asIncarnation(sent.get(1), 11);
+        controller.onHeartbeat(fromN1, 1_100);
+        controller.onHeartbeat(fromN1, 1_150);
+        assertEquals(1, proposed.size(), "proposed once: " + proposed);
+        assertEquals(List.of(ref), assertInstanceOf(ClusterCommand.Behind.class, proposed.get(0)).replicas());
+        int q = p + 1;
+        while (!"n1".equals(state.view().entry("test", q).master())) {
+            q++;
+        }
+        HeartbeatRequest foreign = new HeartbeatRequest("n2", "h:n2", "http:n2", true, List.of(new NamespaceSpec("test", 2)), state.version(),
+                Map.of("test", new long[] {5, 6}), List.of(), 21, List.of(new PartitionRef("test", q, "n2", state.view().entry("test", q).epoch())));
+        controller.onHeartbeat(foreign, 1_160);
+        assertEquals(1, proposed.size(), "only a partition's master reports its mirrors behind: " + proposed);
+        applyProposals();
+        PartitionEntry after = state.view().entry("test", p);
+        assertEquals(ReplicaState.RESYNCING, after.replicaOn("n2").state());
+        assertEquals(before.epoch() + 1, after.epoch());
+
+        n1.onCommittedView(state.view());
+        assertEquals(List.of("RESYNC " + p + "@n2"), syncs, "the view starts the sync");
+        assertTrue(n1.maySync("test", p, "n2"), "RESYNCING: a sync may rewrite it");
+        n1.tick(10_000);
+        assertEquals(List.of(), sent.get(sent.size() - 1).behind(), "the table shows it: no longer reported");
+        controller.onHeartbeat(fromN1, 10_000);
+        assertTrue(proposed.isEmpty(), "a stale report is not proposed");
+    }
+
+    private static HeartbeatRequest asIncarnation(HeartbeatRequest h, long incarnation) {
+        return new HeartbeatRequest(h.node(), h.address(), h.httpAddress(), h.voter(), h.namespaces(), h.knownVersion(), h.lsns(), h.caughtUp(),
+                incarnation, h.behind());
+    }
+
     /** n1 (incarnation 11) and n2 (21) form the cluster and its tables. */
     private void formTwoNodes() {
         controller.formWith(java.util.Set.of("n1", "n2"), 10_000);

@@ -10,6 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ClusterStateTest {
@@ -18,6 +20,24 @@ class ClusterStateTest {
     static ClusterCommand.Join join(String node, int rf) {
         return new ClusterCommand.Join(node, "127.0.0.1:" + (7000 + node.hashCode() % 1000), "127.0.0.1:1" + node.length(), true,
                 List.of(new NamespaceSpec(NS, rf)), 0, List.of());
+    }
+
+    /** n1 and n2 joined (in that order) with the namespace at {@code rf}, every sync reported done. */
+    static ClusterState twoNodes(int rf) {
+        ClusterState s = new ClusterState(16);
+        s.apply(join("n1", rf));
+        s.apply(join("n2", rf));
+        catchUpAll(s);
+        return s;
+    }
+
+    /** The first partition from {@code from} on that {@code node} masters. */
+    static int masteredBy(ClusterState s, String node, int from) {
+        int p = from;
+        while (!node.equals(s.view().entry(NS, p).master())) {
+            p++;
+        }
+        return p;
     }
 
     /** Reports every sync and handoff done, as masters would, until the table settles. */
@@ -118,17 +138,11 @@ class ClusterStateTest {
         s.apply(join("n2", 3));
         s.apply(join("n3", 3));
         catchUpAll(s);
-        int p = 0;
-        while (!"n1".equals(s.view().entry(NS, p).master())) {
-            p++;
-        }
+        int p = masteredBy(s, "n1", 0);
         PartitionEntry before = s.view().entry(NS, p);
         String low = before.replicas().get(1).node();
         String high = before.replicas().get(2).node();
-        int other = p + 1;
-        while (!"n1".equals(s.view().entry(NS, other).master())) {
-            other++;
-        }
+        int other = masteredBy(s, "n1", p + 1);
         // The failed master's own last report goes with the failure (it is never promoted).
         s.apply(new ClusterCommand.NodeFailed("n1", 5, List.of(new LsnReport(NS, p, low, 10), new LsnReport(NS, p, high, 12),
                 new LsnReport(NS, p, "n1", 15))));
@@ -156,14 +170,8 @@ class ClusterStateTest {
 
     @Test
     void lastCopyDownMakesThePartitionUnavailableUntilItReturns() {
-        ClusterState s = new ClusterState(16);
-        s.apply(join("n1", 1));
-        s.apply(join("n2", 1));
-        catchUpAll(s);
-        int p = 0;
-        while (!"n1".equals(s.view().entry(NS, p).master())) {
-            p++;
-        }
+        ClusterState s = twoNodes(1);
+        int p = masteredBy(s, "n1", 0);
         s.apply(new ClusterCommand.NodeFailed("n1", 5, List.of()));
         assertFalse(s.view().entry(NS, p).available());
         assertEquals("n1", s.view().entry(NS, p).master());
@@ -181,18 +189,9 @@ class ClusterStateTest {
      */
     @Test
     void aMirrorBeingRewrittenBySyncIsNotPromoted() {
-        ClusterState s = new ClusterState(16);
-        s.apply(join("n1", 2));
-        s.apply(join("n2", 2));
-        catchUpAll(s);
-        int p = 0;
-        while (!"n1".equals(s.view().entry(NS, p).master())) {
-            p++;
-        }
-        int q = p + 1;
-        while (!"n1".equals(s.view().entry(NS, q).master())) {
-            q++;
-        }
+        ClusterState s = twoNodes(2);
+        int p = masteredBy(s, "n1", 0);
+        int q = masteredBy(s, "n1", p + 1);
         assertEquals(ReplicaState.IN_SYNC, s.view().entry(NS, p).replicaOn("n2").state());
         s.apply(new ClusterCommand.NodeFailed("n1", 5, List.of(new LsnReport(NS, p, "n2", LsnReport.REWRITING),
                 new LsnReport(NS, q, "n2", 7), new LsnReport(NS, p, "n1", 40))));
@@ -203,6 +202,78 @@ class ClusterStateTest {
         s.apply(join("n1", 2));
         assertTrue(s.view().entry(NS, p).available(), "the returning master serves again");
         assertEquals("n1", s.view().entry(NS, p).master());
+    }
+
+    /**
+     * A master reports an IN_SYNC mirror behind (it fell out of the stream): the mirror
+     * becomes RESYNCING in a new epoch, so a sync may rewrite it, and a failure of the
+     * master then does not promote it. Reports for another epoch, or for a mirror no
+     * longer IN_SYNC, change nothing; the caught-up report makes it IN_SYNC again.
+     */
+    @Test
+    void aMirrorReportedBehindBecomesResyncingAndIsNotPromotedUntilCaughtUp() {
+        ClusterState s = twoNodes(2);
+        int p = masteredBy(s, "n1", 0);
+        PartitionEntry before = s.view().entry(NS, p);
+        assertEquals(ReplicaState.IN_SYNC, before.replicaOn("n2").state());
+        long version = s.view().version();
+        s.apply(new ClusterCommand.Behind(List.of(new PartitionRef(NS, p, "n2", before.epoch() - 1)), 3, List.of()));
+        assertEquals(before, s.view().entry(NS, p), "a report for an older epoch is stale");
+        assertEquals(version, s.view().version());
+        s.apply(new ClusterCommand.Behind(List.of(new PartitionRef(NS, p, "n2", before.epoch())), 4, List.of()));
+        PartitionEntry behind = s.view().entry(NS, p);
+        assertEquals(ReplicaState.RESYNCING, behind.replicaOn("n2").state());
+        assertEquals(before.epoch() + 1, behind.epoch());
+        assertEquals("n1", behind.master());
+        s.apply(new ClusterCommand.Behind(List.of(new PartitionRef(NS, p, "n2", behind.epoch())), 5, List.of()));
+        assertEquals(behind, s.view().entry(NS, p), "already RESYNCING: nothing changes");
+        s.apply(new ClusterCommand.NodeFailed("n1", 6, List.of(new LsnReport(NS, p, "n2", 50), new LsnReport(NS, p, "n1", 40))));
+        assertFalse(s.view().entry(NS, p).available(), "a RESYNCING mirror is not promoted, whatever it reports");
+        assertEquals("n1", s.view().entry(NS, p).master());
+        s.apply(join("n1", 2));
+        PartitionEntry back = s.view().entry(NS, p);
+        assertEquals(ReplicaState.RESYNCING, back.replicaOn("n2").state());
+        s.apply(new ClusterCommand.CaughtUp(List.of(new PartitionRef(NS, p, "n2", back.epoch())), 7, List.of()));
+        assertEquals(ReplicaState.IN_SYNC, s.view().entry(NS, p).replicaOn("n2").state());
+    }
+
+    /** A handoff's target reported behind becomes RESYNCING and the handoff ends: the master serves again. */
+    @Test
+    void aHandoffTargetReportedBehindEndsTheHandoffUntilItCaughtUp() {
+        ClusterState s = threeNodesDecommissioningN3();
+        PartitionEntry handing = null;
+        int p = -1;
+        for (int round = 0; round < 4 && handing == null; round++) {
+            List<PartitionRef> clones = new ArrayList<>();
+            for (int i = 0; i < Limits.PARTITION_COUNT; i++) {
+                PartitionEntry e = s.view().entry(NS, i);
+                if (e.handoffTo() != null && handing == null) {
+                    handing = e;
+                    p = i;
+                }
+                for (Replica r : e.mirrors()) {
+                    if (r.state() == ReplicaState.CLONING || r.state() == ReplicaState.RESYNCING) {
+                        clones.add(new PartitionRef(NS, i, r.node(), e.epoch()));
+                    }
+                }
+            }
+            if (handing == null) {
+                s.apply(new ClusterCommand.CaughtUp(clones, round, List.of()));
+            }
+        }
+        assertNotNull(handing, "the decommission hands partitions over once the clones are done");
+        String target = handing.handoffTo();
+        assertEquals(ReplicaState.IN_SYNC, handing.replicaOn(target).state());
+        s.apply(new ClusterCommand.Behind(List.of(new PartitionRef(NS, p, target, handing.epoch())), 9, List.of()));
+        PartitionEntry after = s.view().entry(NS, p);
+        assertNull(after.handoffTo(), "the handoff ended");
+        assertEquals(handing.master(), after.master());
+        assertTrue(after.available(), "the master serves again");
+        assertEquals(ReplicaState.RESYNCING, after.replicaOn(target).state());
+        s.apply(new ClusterCommand.CaughtUp(List.of(new PartitionRef(NS, p, target, after.epoch())), 10, List.of()));
+        PartitionEntry again = s.view().entry(NS, p);
+        assertEquals(ReplicaState.IN_SYNC, again.replicaOn(target).state());
+        assertEquals(target, again.handoffTo(), "caught up, the handoff comes back");
     }
 
     private static ClusterState threeNodesDecommissioningN3() {

@@ -83,6 +83,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
     private final Counter membersDeclaredDead;
     private final Counter notMasterRefusals;
     private final Counter leaseRefusals;
+    private final Counter mirrorsReportedBehind;
     private final io.micrometer.core.instrument.Timer failoverTimer;
     private final io.micrometer.core.instrument.Timer viewApplyTimer;
     /** A view that takes this long to apply is logged with its phases. */
@@ -120,6 +121,9 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         for (NamespaceConfig ns : store.namespaces()) {
             specs.add(new NamespaceSpec(ns.name(), ns.replicationFactor()));
         }
+        this.mirrorsReportedBehind = Counter.builder("ferry_mirror_reported_behind")
+                .description("IN_SYNC mirrors this master reported behind (fell out of its stream) so the table makes them RESYNCING before a sync")
+                .register(registry);
         this.member = new ClusterMember(config.nodeId, address, httpAddress, voter, specs, timings, new Outbox(),
                 this::lastLsns,
                 (ref, kind) -> {
@@ -131,6 +135,15 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         // A sync is done when the mirror has the partition's copy and the stream continues after it.
         replication.onSyncDone(ref -> loop.execute(() -> completeSync(ref)));
         replication.leaseCheck(this::leaseValid);
+        replication.syncGate((ns, p, mirror, start) -> loop.execute(() -> {
+            if (member.maySync(ns, p, mirror)) {
+                viewLoop.execute(start);
+            } else {
+                mirrorsReportedBehind.increment();
+                LOG.info("{}/{}: mirror {} fell out of the stream while IN_SYNC; asking the control plane to mark it RESYNCING before syncing it",
+                        ns, p, mirror);
+            }
+        }));
         // Releasing partitions this node holds data of but no replica: the master answers
         // only while it masters the partition (epoch adopted) and the asker is no replica of it.
         receiver.releaseCheck((ns, p, asker) -> {

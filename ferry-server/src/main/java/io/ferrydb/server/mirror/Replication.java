@@ -666,10 +666,22 @@ public final class Replication implements AutoCloseable {
                 // A resync of the target already running on the copy thread (its stream broke) is
                 // throttled and queued behind clones: the handoff's own sync replaces it.
                 if (!resyncer.urgentInProgress(ref.namespace(), ref.partition(), ref.node()) && !awaitStream(ref, k)) {
-                    resyncer.start(ref.namespace(), ref.partition(), ref.node(), true);
+                    syncHandoffTarget(ref);
                 }
             } else if (!resyncer.inProgress(ref.namespace(), ref.partition(), ref.node())) {
                 resyncer.start(ref.namespace(), ref.partition(), ref.node(), false);
+            }
+        });
+    }
+
+    /**
+     * A handoff's target off the stream: it is IN_SYNC, so the gate has the table make it
+     * RESYNCING first, which ends the handoff (it comes back once the target caught up).
+     */
+    private void syncHandoffTarget(PartitionRef ref) {
+        syncGate.check(ref.namespace(), ref.partition(), ref.node(), () -> {
+            if (!resyncer.urgentInProgress(ref.namespace(), ref.partition(), ref.node())) {
+                resyncer.start(ref.namespace(), ref.partition(), ref.node(), true);
             }
         });
     }
@@ -746,7 +758,7 @@ public final class Replication implements AutoCloseable {
                         streamed ? "lsn " + h.throughLsn() + " not reported durable within " + HANDOFF_STREAM_WAIT_MS + " ms"
                                 : "the target is off the stream", state);
                 if (!resyncer.urgentInProgress(ref.namespace(), ref.partition(), ref.node())) {
-                    resyncer.start(ref.namespace(), ref.partition(), ref.node(), true);
+                    syncHandoffTarget(ref);
                 }
             }
         }
@@ -827,10 +839,32 @@ public final class Replication implements AutoCloseable {
     private void resync(String ns, int p, Set<String> mirrors) {
         for (String m : mirrors) {
             if (!resyncer.inProgress(ns, p, m)) {
-                resyncsNeeded.increment();
-                resyncer.start(ns, p, m);
+                syncGate.check(ns, p, m, () -> startResync(ns, p, m));
             }
         }
+    }
+
+    private void startResync(String ns, int p, String m) {
+        if (!resyncer.inProgress(ns, p, m)) {
+            resyncsNeeded.increment();
+            resyncer.start(ns, p, m);
+        }
+    }
+
+    /**
+     * Decides whether a mirror that fell out of the stream may be synced now (any thread;
+     * {@code start} runs if so, on any thread). The cluster's gate holds back a mirror
+     * the table calls IN_SYNC until the table makes it RESYNCING
+     * ({@link io.ferrydb.core.cluster.ClusterMember#maySync}); that view starts the sync.
+     */
+    public interface SyncGate {
+        void check(String ns, int p, String mirror, Runnable start);
+    }
+
+    private volatile SyncGate syncGate = (ns, p, m, start) -> start.run();
+
+    public void syncGate(SyncGate gate) {
+        this.syncGate = gate;
     }
 
     /** Syncs in progress on this master and the latest finished ones (for status). */

@@ -226,7 +226,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         boolean handoff = ref.node().equals(master.member.view().entry(NS, ref.partition()).handoffTo());
         // The server starts syncs on its copy thread (handoffs on their own).
         s.later(1 + random.nextInt(10), () -> {
-            if (s.requested.get(ref.partition() + "@" + ref.node()) == ref && !(handoff && s.awaitStream(ref))) {
+            if (s.requested.get(ref.partition() + "@" + ref.node()) == ref && !(handoff && s.awaitStream(ref))
+                    && (!handoff || master.member.maySync(NS, ref.partition(), ref.node()))) {
                 s.startSession(ref.partition(), ref.node(), null, false);
             }
         });
@@ -780,7 +781,12 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
 
         void resync(int p, Set<String> mirrorsBehind) {
             for (String m : mirrorsBehind) {
-                startSession(p, m, null, false);
+                // As Replication.resync: an IN_SYNC mirror is reported behind first (ClusterMember.maySync).
+                if (node.member.maySync(NS, p, m)) {
+                    startSession(p, m, null, false);
+                } else {
+                    sim.count("mirror-reported-behind");
+                }
             }
         }
 
@@ -831,7 +837,11 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                 } else if (!streamed || now >= e.getValue()[1]) {
                     it.remove();
                     sim.count("handoff-by-stream-fell-back");
-                    startSession(ref.partition(), ref.node(), null, true);
+                    if (node.member.maySync(NS, ref.partition(), ref.node())) {
+                        startSession(ref.partition(), ref.node(), null, true);
+                    } else {
+                        sim.count("handoff-target-reported-behind");
+                    }
                 }
             }
         }
