@@ -145,6 +145,12 @@ public final class ClusterState {
         if (j.address() == null || j.address().isBlank()) {
             return "node " + j.node() + ": address must not be blank";
         }
+        Member known = members.get(j.node());
+        if (known != null && known.liveness() == Liveness.LEFT) {
+            // A join proposed while the node was DEAD may commit after its drain made it LEFT
+            // (NodeSimulationTest seed 6775): a node that left stays out.
+            return "node " + j.node() + " left the cluster (decommissioned); it cannot rejoin under the same id";
+        }
         for (Member m : members.values()) {
             if (!m.id().equals(j.node()) && m.liveness() == Liveness.ALIVE && m.address().equals(j.address())) {
                 return "node " + j.node() + ": address " + j.address() + " is already used by alive node " + m.id();

@@ -318,6 +318,11 @@ class ClusterStateTest {
         for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
             assertEquals(null, s.view().entry(NS, p).replicaOn("n3"));
         }
+        // A join proposed while it was DEAD, committed after its drain (NodeSimulationTest seed 6775).
+        ApplyResult late = s.apply(join("n3", 2));
+        assertInstanceOf(ApplyResult.Refused.class, late);
+        assertTrue(((ApplyResult.Refused) late).reason().contains("left the cluster"), late.toString());
+        assertEquals(Liveness.LEFT, s.view().member("n3").liveness());
     }
 
     @Test

@@ -71,6 +71,22 @@ class PartitionReplicatorTest {
         assertTrue(master.streamedInSync("n2"));
     }
 
+    /**
+     * A mirror that adopted this master's epoch from its view refuses a batch the master
+     * sent in its previous epoch as stale, naming the master's own epoch: a stale answer,
+     * ignored (NodeSimulationTest seed 9630 failed an invariant on it). The stream goes on.
+     */
+    @Test
+    void aStaleEpochRefusalOfAnEarlierEpochsBatchIsIgnored() {
+        master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.IN_SYNC));
+        assertEquals(List.of(), commit(1, CommitLevel.ALL, Durability.ASYNC));
+        PartitionReplicator.Outcome o = master.onReply("n2", new MirrorReply.Refused(NS, P, 1, MirrorReply.Reason.STALE_EPOCH, 1,
+                AckTriplet.durable(0)));
+        assertFalse(o.deposed(), "the mirror has seen no newer master");
+        assertEquals(Set.of(), o.needResync());
+        assertEquals(List.of(1L), deliver(0), "both mirrors acknowledge the batch: the ALL write is released");
+    }
+
     @Test
     void commitLevelAllWaitsForEveryInSyncMirrorAndMasterDoesNot() {
         master.onView(1, Map.of("n2", ReplicaState.IN_SYNC, "n3", ReplicaState.IN_SYNC));

@@ -291,6 +291,11 @@ final class ClusterSimulation {
         ClusterView before = storeView;
         ApplyResult result = state.apply(command);
         storeView = state.view();
+        if (Boolean.getBoolean("ferry.node.trace")) {
+            StringBuilder sb = new StringBuilder();
+            storeView.members().values().forEach(m -> sb.append(' ').append(m.id()).append('=').append(m.liveness()));
+            System.out.printf("%6d DEBUG applied %s -> %s v%d%s leaving=%s%n", scheduler.nowMs(), command, result, storeView.version(), sb, state.leaving());
+        }
         count(command.getClass().getSimpleName() + (result instanceof ApplyResult.Refused ? "-refused" : ""));
         checkEpochChange(before, storeView);
         if (leader >= 0 && nodes.get(leader).controller != null) {

@@ -638,6 +638,11 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             if (wrote) {
                 disk.sync(); // the promotion's fsync, before serving
             }
+            if (TRACE && !current.members().equals(previous.members())) {
+                StringBuilder sb = new StringBuilder();
+                current.members().values().forEach(m -> sb.append(' ').append(m.id()).append('=').append(m.liveness()));
+                trace("%s view %d members:%s", id(), current.version(), sb);
+            }
             // Replicators before the epochs: as in the server.
             for (int p : hot) {
                 PartitionEntry e = t.entry(p);
