@@ -294,7 +294,7 @@ final class ClusterSimulation {
         if (Boolean.getBoolean("ferry.node.trace")) {
             StringBuilder sb = new StringBuilder();
             storeView.members().values().forEach(m -> sb.append(' ').append(m.id()).append('=').append(m.liveness()));
-            System.out.printf("%6d DEBUG applied %s -> %s v%d%s leaving=%s%n", scheduler.nowMs(), command, result, storeView.version(), sb, state.leaving());
+            System.out.printf("%6d control plane applied %s -> %s; view %d members:%s leaving=%s%n", scheduler.nowMs(), command, result, storeView.version(), sb, state.leaving());
         }
         count(command.getClass().getSimpleName() + (result instanceof ApplyResult.Refused ? "-refused" : ""));
         checkEpochChange(before, storeView);
