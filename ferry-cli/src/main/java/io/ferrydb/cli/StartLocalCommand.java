@@ -59,8 +59,9 @@ final class StartLocalCommand implements Callable<Integer> {
         List<Process> processes = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
             Path dir = baseDir.resolve("n" + i).toAbsolutePath().normalize();
-            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx512m", "-cp", System.getProperty("java.class.path"), FerryMain.class.getName(),
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
+            cmd.addAll(nodeJavaOptions(i));
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), FerryMain.class.getName(),
                     "server", "--node-id", "n" + i, "--bind", "127.0.0.1", "--port", String.valueOf(port(i, 0)),
                     "--http-port", String.valueOf(port(i, 1)), "--control-port", String.valueOf(port(i, 2)),
                     "--redis-port", String.valueOf(port(i, 3)), "--data-dir", dir.toString(), "--json"));
@@ -110,6 +111,23 @@ final class StartLocalCommand implements Callable<Integer> {
         out.printf("reach it:  bin/ferry cluster status --host 127.0.0.1:%d%n", port(1, 0));
         out.printf("stop it:   kill%s%n", pids);
         return 0;
+    }
+
+    /**
+     * Extra JVM options for the node processes from {@code FERRY_NODE_JAVA_OPTS} (split on
+     * spaces; {@code {node}} becomes the node's id), e.g. a profiler agent per node.
+     */
+    static List<String> nodeJavaOptions(int node) {
+        String opts = System.getenv("FERRY_NODE_JAVA_OPTS");
+        List<String> out = new ArrayList<>();
+        if (opts != null) {
+            for (String o : opts.trim().split("\\s+")) {
+                if (!o.isEmpty()) {
+                    out.add(o.replace("{node}", "n" + node));
+                }
+            }
+        }
+        return out;
     }
 
     private int port(int node, int offset) {
