@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ClusterStateTest {
-    private static final String NS = "test";
+    static final String NS = "test";
 
     static ClusterCommand.Join join(String node, int rf) {
         return new ClusterCommand.Join(node, "127.0.0.1:" + (7000 + node.hashCode() % 1000), "127.0.0.1:1" + node.length(), true,
