@@ -112,17 +112,7 @@ class ClusterControllerTest {
         formTwoNodes();
         List<HeartbeatRequest> sent = new ArrayList<>();
         List<String> syncs = new ArrayList<>();
-        ClusterMember n1 = new ClusterMember("n1", "h:n1", "http:n1", true, List.of(new NamespaceSpec("test", 2)), ClusterTimings.DEFAULTS,
-                new ClusterMember.Outbox() {
-                    @Override
-                    public void sendHeartbeat(HeartbeatRequest request, long sentAtMs) {
-                        sent.add(request);
-                    }
-
-                    @Override
-                    public void viewChanged(ClusterView previous, ClusterView current) {
-                    }
-                }, ns -> new long[] {5, 6}, (ref, kind) -> syncs.add(kind + " " + ref.partition() + "@" + ref.node()));
+        ClusterMember n1 = recordingMember(2, sent, syncs);
         n1.onCommittedView(state.view());
         int p = 0;
         while (!"n1".equals(state.view().entry("test", p).master())) {
@@ -185,17 +175,7 @@ class ClusterControllerTest {
         ClusterStateTest.catchUpAll(s);
         List<HeartbeatRequest> sent = new ArrayList<>();
         List<String> syncs = new ArrayList<>();
-        ClusterMember n1 = new ClusterMember("n1", "h:n1", "http:n1", true, List.of(new NamespaceSpec("test", 3)), ClusterTimings.DEFAULTS,
-                new ClusterMember.Outbox() {
-                    @Override
-                    public void sendHeartbeat(HeartbeatRequest request, long sentAtMs) {
-                        sent.add(request);
-                    }
-
-                    @Override
-                    public void viewChanged(ClusterView previous, ClusterView current) {
-                    }
-                }, ns -> new long[0], (ref, kind) -> syncs.add(kind + " " + ref.partition() + "@" + ref.node()));
+        ClusterMember n1 = recordingMember(3, sent, syncs);
         n1.onCommittedView(s.view());
         int p = ClusterStateTest.masteredBy(s, "n1", 0);
         long epoch = s.view().entry("test", p).epoch();
@@ -206,6 +186,21 @@ class ClusterControllerTest {
         assertEquals(List.of("RESYNC " + p + "@n3"), syncs);
         n1.tick(1_000);
         assertEquals(List.of(new PartitionRef("test", p, "n2", epoch + 1)), sent.get(0).behind(), "n2 again, in the new epoch");
+    }
+
+    /** Member n1 of namespace "test" at {@code rf}: its heartbeats go to {@code sent}, the syncs it starts to {@code syncs}. */
+    private static ClusterMember recordingMember(int rf, List<HeartbeatRequest> sent, List<String> syncs) {
+        return new ClusterMember("n1", "h:n1", "http:n1", true, List.of(new NamespaceSpec("test", rf)), ClusterTimings.DEFAULTS,
+                new ClusterMember.Outbox() {
+                    @Override
+                    public void sendHeartbeat(HeartbeatRequest request, long sentAtMs) {
+                        sent.add(request);
+                    }
+
+                    @Override
+                    public void viewChanged(ClusterView previous, ClusterView current) {
+                    }
+                }, ns -> new long[] {5, 6}, (ref, kind) -> syncs.add(kind + " " + ref.partition() + "@" + ref.node()));
     }
 
     private static HeartbeatRequest asIncarnation(HeartbeatRequest h, long incarnation) {
