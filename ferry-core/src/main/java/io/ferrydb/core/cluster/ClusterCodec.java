@@ -132,6 +132,16 @@ public final class ClusterCodec {
         return refs;
     }
 
+    /** A heartbeat's replica reports name partitions that exist: the leader looks each up in its table. */
+    private static List<PartitionRef> checkedRefs(List<PartitionRef> refs, String field) {
+        for (PartitionRef ref : refs) {
+            if (ref.partition() >= Limits.PARTITION_COUNT) {
+                throw new IllegalArgumentException(field + ".partition: must be below " + Limits.PARTITION_COUNT + ", got " + ref.partition());
+            }
+        }
+        return refs;
+    }
+
     private static void writeNamespaces(ByteWriter w, List<NamespaceSpec> namespaces) {
         w.i32(namespaces.size());
         for (NamespaceSpec ns : namespaces) {
@@ -430,10 +440,10 @@ public final class ClusterCodec {
             }
             lsns.put(ns, v);
         }
-        List<PartitionRef> refs = readRefs(r);
+        List<PartitionRef> refs = checkedRefs(readRefs(r), "caughtUp");
         // Added after the first format: a heartbeat from an older node ends here (or after the incarnation).
         long incarnation = r.atEnd() ? 0 : r.i64();
-        List<PartitionRef> behind = r.atEnd() ? List.of() : readRefs(r);
+        List<PartitionRef> behind = r.atEnd() ? List.of() : checkedRefs(readRefs(r), "behind");
         return new HeartbeatRequest(node, address, http, voter, nss, known, lsns, refs, incarnation, behind);
     }
 

@@ -267,9 +267,6 @@ public final class PartitionReplicator {
         l.holds = r.holds();
         Set<String> resync = new TreeSet<>();
         switch (r.reason()) {
-            case STALE_EPOCH -> {
-                // returned above
-            }
             case GAP -> {
                 long first = buffer.isEmpty() ? lastLsn + 1 : buffer.peekFirst().entry().lsn();
                 if (r.expectedLsn() >= first && r.expectedLsn() <= lastLsn + 1) {

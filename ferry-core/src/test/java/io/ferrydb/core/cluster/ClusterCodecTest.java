@@ -8,6 +8,8 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ClusterCodecTest {
     @Test
@@ -42,5 +44,17 @@ class ClusterCodecTest {
         assertEquals(42, back.incarnation());
         ClusterCommand c = new ClusterCommand.Behind(behind, 11, List.of(new LsnReport("test", 5, "n2", 99)));
         assertEquals(c, ClusterCodec.decodeCommand(ClusterCodec.encodeCommand(c)));
+    }
+
+    @Test
+    void aHeartbeatNamingAPartitionThatDoesNotExistIsRefusedNamingTheField() {
+        HeartbeatRequest bad = new HeartbeatRequest("n2", "h:7400", "h:7401", true, List.of(new NamespaceSpec("test", 2)), 17,
+                Map.of("test", new long[] {3}), List.of(), 42, List.of(new PartitionRef("test", 4096, "n3", 9)));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClusterCodec.decodeHeartbeat(ClusterCodec.encodeHeartbeat(bad)));
+        assertTrue(e.getMessage().startsWith("behind.partition"), e.getMessage());
+        HeartbeatRequest badCaughtUp = new HeartbeatRequest("n2", "h:7400", "h:7401", true, List.of(new NamespaceSpec("test", 2)), 17,
+                Map.of("test", new long[] {3}), List.of(new PartitionRef("test", 5000, "n3", 9)), 42);
+        e = assertThrows(IllegalArgumentException.class, () -> ClusterCodec.decodeHeartbeat(ClusterCodec.encodeHeartbeat(badCaughtUp)));
+        assertTrue(e.getMessage().startsWith("caughtUp.partition"), e.getMessage());
     }
 }
