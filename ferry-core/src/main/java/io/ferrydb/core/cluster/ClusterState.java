@@ -416,7 +416,9 @@ public final class ClusterState {
         String was = current.master();
         boolean replacedFailed = reason == ChangeReason.FAILURE && was != null && !was.equals(installed.master())
                 && liveness(was) != Liveness.ALIVE && liveness(was) != Liveness.LEAVING;
-        t.failedMasterLsns[partition] = replacedFailed ? lsns.lsn(namespace, partition, was) : -1;
+        // Zero when it had reported none (a restarted process failed on its first heartbeat): the new
+        // master still runs the check, whose survey marks replicas holding a tail beyond it (seed 8158).
+        t.failedMasterLsns[partition] = replacedFailed ? Math.max(0, lsns.lsn(namespace, partition, was)) : -1;
         long masterLsn = installed.master() == null ? -1 : lsns.lsn(namespace, partition, installed.master());
         ArrayDeque<HistoryEntry> h = t.history[partition];
         h.addLast(new HistoryEntry(installed.epoch(), installed.replicas(), masterLsn < 0 ? -1 : masterLsn + 1, reason, timeMs));

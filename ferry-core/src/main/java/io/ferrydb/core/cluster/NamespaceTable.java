@@ -28,7 +28,7 @@ public final class NamespaceTable {
     /**
      * When the partition's current epoch promoted a replica because its master failed:
      * the LSN that master reported in its last heartbeat (the new master checks its log
-     * reaches it, else records the gap as lost). -1 otherwise, or when it had reported none.
+     * reaches it, else records the gap as lost), 0 when it had reported none. -1 otherwise.
      */
     public long failedMasterLsn(int partition) {
         return failedMasterLsns == null ? -1 : failedMasterLsns[partition];

@@ -114,7 +114,7 @@ public final class FailoverCheck {
         if (digests.size() > LossRecord.MAX_DIGESTS) {
             digests = digests.subList(0, LossRecord.MAX_DIGESTS);
         }
-        String detail = "failed master " + failedMaster + (reportedLsn >= 0 ? " reported lsn " + reportedLsn + " in its last heartbeat" : "")
+        String detail = "failed master " + failedMaster + (reportedLsn > 0 ? " reported lsn " + reportedLsn + " in its last heartbeat" : " had reported no write")
                 + "; max committed lsn over reachable replicas " + maxCommitted + " (" + replicas + ")"
                 + (known > heldLsn ? "; " + (known - heldLsn - digests.size()) + " of the lost writes have digests only on "
                 + failedMaster + ", known if it returns with its log" : "");

@@ -970,6 +970,34 @@ public final class RecordStore {
         return state(ns).partitions[partition].rewriting;
     }
 
+    /**
+     * A master just promoted in {@code askerEpoch} asked this replica what it holds above
+     * its own end, and it holds more (stored or cached): those entries are of an older
+     * epoch at LSNs the new epoch takes over, a divergent tail. Until a sync rewrites it,
+     * this replica's history is neither the new master's nor safe to continue, so it is
+     * marked like a replica being rewritten and reported as not promotable. Without this,
+     * a replica the asker never streamed to stayed IN_SYNC and, promoted when the asker
+     * died, took its old tail for the partition's history: the asker's writes at those
+     * LSNs were lost and no rule recorded them (NodeSimulationTest seed 8158). Ignored
+     * when this replica has seen a newer epoch than the asker's (a late question).
+     * Returns whether it marked the partition.
+     */
+    public boolean markDivergent(String ns, int partition, long askerEpoch) {
+        checkPartition(partition);
+        PartitionState ps = state(ns).partitions[partition];
+        ps.lock();
+        try {
+            if (askerEpoch < ps.epoch || ps.rewriting) {
+                return false;
+            }
+            storage.write(new Batch().put(Column.META, KeyLayout.metaRewritingKey(ns, partition), new byte[] {1}));
+            ps.rewriting = true;
+            return true;
+        } finally {
+            ps.unlock();
+        }
+    }
+
     private DivergentTail.Accounting truncate(String ns, int partition, boolean fullCopy, int masterEpoch, long masterLastLsn,
                                               List<EpochStart> masterStarts, String node, boolean rewrite) {
         checkPartition(partition);

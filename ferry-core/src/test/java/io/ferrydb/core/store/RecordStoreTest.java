@@ -261,6 +261,34 @@ class RecordStoreTest {
         assertFalse(store.rewriting(NS, P), "a released partition is no replica to promote");
     }
 
+    /**
+     * A replica a failover check found holding a tail beyond the new master is marked not
+     * promotable (seed 8158), durably, until a sync rewrites it; a question from an epoch
+     * older than one the replica has seen marks nothing.
+     */
+    @Test
+    void aReplicaHoldingATailBeyondANewMasterIsNotPromotableUntilSynced() {
+        NamespaceConfig cfg = config(DAY_MS, 1 << 20, DAY_MS);
+        open(cfg);
+        for (int i = 0; i < 3; i++) {
+            put(KEYS.get(i), i, 0);
+        }
+        assertTrue(store.adoptEpoch(NS, P, 4));
+        assertFalse(store.markDivergent(NS, P, 3), "a late question from an older epoch");
+        assertFalse(store.rewriting(NS, P));
+        assertTrue(store.markDivergent(NS, P, 5));
+        assertTrue(store.rewriting(NS, P));
+        assertFalse(store.markDivergent(NS, P, 5), "marked once");
+        restart(cfg);
+        assertTrue(store.rewriting(NS, P), "the mark survives a restart");
+        assertEquals(3, store.partitionInfo(NS, P).lastLsn(), "the mark changes nothing else");
+        store.beginSync(NS, P, true, 5, 2, List.of(), "n2");
+        store.finishSync(NS, P, 5, 2, 0, List.of());
+        assertFalse(store.rewriting(NS, P), "a sync cleared it");
+        restart(cfg);
+        assertFalse(store.rewriting(NS, P));
+    }
+
     // ---- expiry ------------------------------------------------------------------------
 
     @Test

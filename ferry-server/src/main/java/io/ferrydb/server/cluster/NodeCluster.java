@@ -438,7 +438,7 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
                         }
                         long held = store.partitionInfo(ns.name(), p).lastLsn();
                         checks.add(new Check(ns.name(), p, before, e, reported,
-                                new io.ferrydb.server.mirror.FailoverSurvey.Query(ns.name(), p, held, others)));
+                                new io.ferrydb.server.mirror.FailoverSurvey.Query(ns.name(), p, held, e.epoch(), others)));
                     }
                 }
             }

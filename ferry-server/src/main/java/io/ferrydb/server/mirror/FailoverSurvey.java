@@ -36,7 +36,7 @@ public final class FailoverSurvey {
     private FailoverSurvey() {}
 
     /** One partition to check: where the asker's log ends, and the other replicas to ask. */
-    public record Query(String namespace, int partition, long aboveLsn, List<String> replicas) {}
+    public record Query(String namespace, int partition, long aboveLsn, long epoch, List<String> replicas) {}
 
     /** What the replicas of one partition said, and which were not reached. */
     public record Outcome(List<FailoverCheck.Survivor> survivors, List<String> unreached) {}
@@ -71,7 +71,7 @@ public final class FailoverSurvey {
                 for (Map.Entry<String, List<Query>> ns : n.getValue().entrySet()) {
                     HoldsRequest.Builder req = HoldsRequest.newBuilder().setNamespace(ns.getKey()).setFromNode(self);
                     for (Query q : ns.getValue()) {
-                        req.addPartitions(HoldsQuery.newBuilder().setPartition(q.partition()).setAboveLsn(q.aboveLsn()));
+                        req.addPartitions(HoldsQuery.newBuilder().setPartition(q.partition()).setAboveLsn(q.aboveLsn()).setEpoch(q.epoch()));
                     }
                     calls.add(new Call(n.getKey(), ns.getKey(), ns.getValue(),
                             FerryMirrorGrpc.newFutureStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS).holds(req.build())));

@@ -71,6 +71,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         return t;
     });
     private final Counter batches;
+    private final Counter divergentMarked;
     private final Counter entriesApplied;
     private final Counter refusals;
     private final Counter copies;
@@ -155,6 +156,8 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
         this.committer = committer;
         this.config = config;
         this.batches = Counter.builder("ferry_mirror_batches_received").description("replication batches received as a mirror").register(registry);
+        this.divergentMarked = Counter.builder("ferry_mirror_marked_divergent")
+                .description("replicas a failover check found holding a tail beyond the new master (not promotable until synced)").register(registry);
         this.entriesApplied = Counter.builder("ferry_mirror_entries_flushed").description("changes a mirror wrote to storage").register(registry);
         this.refusals = Counter.builder("ferry_mirror_batches_refused").description("batches refused (stale epoch, gap, diverged)").register(registry);
         this.bulksReceived = Counter.builder("ferry_mirror_bulk_loads_received").description("bulk loads received as a mirror").register(registry);
@@ -780,6 +783,14 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                             + ", got " + q.getPartition());
                 }
                 FailoverCheck.Survivor s = holdsAbove(request.getNamespace(), q.getPartition(), q.getAboveLsn());
+                if (q.getEpoch() > 0 && s.holds().receivedLsn() > q.getAboveLsn()
+                        && store.markDivergent(request.getNamespace(), q.getPartition(), q.getEpoch())) {
+                    // A tail beyond where the asker's epoch continues: not promotable until synced.
+                    LOG.warn("{}/{}: holds lsn {} beyond {}, where {}'s epoch {} continues: not promotable until a sync rewrites it",
+                            request.getNamespace(), q.getPartition(), s.holds().receivedLsn(), q.getAboveLsn(), request.getFromNode(),
+                            q.getEpoch());
+                    divergentMarked.increment();
+                }
                 HoldsAnswer.Builder a = HoldsAnswer.newBuilder().setPartition(q.getPartition())
                         .setCacheStartLsn(s.holds().cacheStartLsn()).setCacheEndLsn(s.holds().cacheEndLsn())
                         .setCommittedLsn(s.holds().committedLsn());

@@ -233,7 +233,8 @@ class MirrorReceiverTest {
                 long committed = second.getCommittedLsn();
                 assertEquals(5, committed, "the first batch is durable, the second only cached");
 
-                FailoverSurvey.Query q = new FailoverSurvey.Query(NS, p, 3, List.of("b", "gone"));
+                assertFalse(store.rewriting(NS, p));
+                FailoverSurvey.Query q = new FailoverSurvey.Query(NS, p, 3, 2, List.of("b", "gone"));
                 java.util.Map<FailoverSurvey.Query, FailoverSurvey.Outcome> out = FailoverSurvey.ask("c", List.of(q),
                         id -> id.equals("b") ? "127.0.0.1:" + server.getPort() : null, 2000);
                 FailoverSurvey.Outcome o = out.get(q);
@@ -245,6 +246,9 @@ class MirrorReceiverTest {
                 assertEquals(List.of(4L, 5L, 6L, 7L, 8L), s.above().stream().map(io.ferrydb.core.loss.FailoverCheck.HeldEntry::lsn).toList(),
                         "the logged entries 4..5 and the cached 6..8");
                 assertEquals(Key.of(NS, "s", "k7").digest(), s.above().get(3).digest());
+                // It holds a tail beyond where the asker's epoch 2 continues: not promotable until synced.
+                assertTrue(store.rewriting(NS, p), "marked divergent");
+                assertEquals(1.0, registry.get("ferry_mirror_marked_divergent").counter().count());
 
                 // What the promoted replica (at lsn 3, failed master's heartbeat said 6) then records.
                 io.ferrydb.core.loss.FailoverCheck.Finding finding = io.ferrydb.core.loss.FailoverCheck.check("c", 3, 1, "a", 6, o.survivors(),
@@ -254,7 +258,7 @@ class MirrorReceiverTest {
                 assertEquals(5, finding.digests().size());
 
                 // Bad input: the whole call fails and the replica counts as not reached.
-                FailoverSurvey.Query bad = new FailoverSurvey.Query("no-such-namespace", p, 0, List.of("b"));
+                FailoverSurvey.Query bad = new FailoverSurvey.Query("no-such-namespace", p, 0, 2, List.of("b"));
                 FailoverSurvey.Outcome refused = FailoverSurvey.ask("c", List.of(bad), id -> "127.0.0.1:" + server.getPort(), 2000).get(bad);
                 assertEquals(List.of("b"), refused.unreached());
                 assertTrue(refused.survivors().isEmpty());

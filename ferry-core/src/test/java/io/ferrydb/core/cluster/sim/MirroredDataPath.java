@@ -568,15 +568,23 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             sim.count("released");
         }
 
-        /** This replica's answer to a failover check: its triplet and the entries it holds above {@code lsn}. */
-        FailoverCheck.Survivor holdsAbove(int p, long lsn) {
+        /**
+         * This replica's answer to a failover check of a master promoted in {@code epoch}: its
+         * triplet and the entries it holds above {@code lsn}. Holding any, it marks itself
+         * divergent (not promotable until synced), as the server's MirrorReceiver.holds.
+         */
+        FailoverCheck.Survivor holdsAbove(int p, long lsn, long epoch) {
             MirrorPartition m = mirrors.get(p);
             long last = store.partitionInfo(NS, p).lastLsn();
             List<LogEntry> logged = last > lsn ? store.readLog(NS, p, lsn + 1, Integer.MAX_VALUE) : List.of();
-            if (m == null) {
-                return FailoverCheck.Survivor.of(id(), AckTriplet.durable(last), logged, List.of(), lsn);
+            FailoverCheck.Survivor s = m == null
+                    ? FailoverCheck.Survivor.of(id(), AckTriplet.durable(last), logged, List.of(), lsn)
+                    : FailoverCheck.Survivor.of(id(), m.holds(), logged, m.cachedAbove(lsn), lsn);
+            if (s.holds().receivedLsn() > lsn && store.markDivergent(NS, p, epoch)) {
+                sim.count("survivor-marked-divergent");
+                trace("%s holds p%d beyond %d, where epoch %d continues: not promotable until synced", id(), p, lsn, epoch);
             }
-            return FailoverCheck.Survivor.of(id(), m.holds(), logged, m.cachedAbove(lsn), lsn);
+            return s;
         }
 
         // ---- views ----
@@ -602,6 +610,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                         wrote = true;
                     }
                     long reported = t.failedMasterLsn(p);
+                    trace("%s promoted on p%d in epoch %d at lsn %d (failed master %s reported %d)", id(), p, e.epoch(),
+                            store.partitionInfo(NS, p).lastLsn(), before.master(), reported);
                     if (reported >= 0 && before.master() != null) {
                         // The failover check: the triplets (and tails) of the old epoch's other reachable replicas.
                         long held = store.partitionInfo(NS, p).lastLsn();
@@ -616,9 +626,11 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                                     || sim.network.isBlocked(x.node.index, node.index)) {
                                 unreached.add(r.node());
                             } else {
-                                survivors.add(x.holdsAbove(p, held));
+                                survivors.add(x.holdsAbove(p, held, e.epoch()));
                             }
                         }
+                        trace("%s failover check of p%d at lsn %d: asked %s, unreached %s", id(), p, held,
+                                survivors.stream().map(x -> x.node() + "=" + x.holds()).toList(), unreached);
                         sim.count(survivors.isEmpty() ? "failover-check-alone" : "failover-check-asked-survivors");
                         if (survivors.stream().anyMatch(s -> s.holds().receivedLsn() > held)) {
                             sim.count("failover-check-survivor-ahead");
