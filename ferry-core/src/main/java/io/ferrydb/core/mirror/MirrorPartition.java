@@ -55,6 +55,8 @@ public final class MirrorPartition {
     private final Config config;
     private long epoch;
     private long committedLsn;
+    /** The epoch of the log entry at {@link #committedLsn} (0: unknown). */
+    private long committedEntryEpoch;
     /** Changes after {@link #committedLsn}, in LSN order; the head ones may be in {@link #flushing}. */
     private final ArrayDeque<Cached> cache = new ArrayDeque<>();
     private Flush flushing;
@@ -63,11 +65,21 @@ public final class MirrorPartition {
 
     /** A mirror whose storage holds the partition through {@code committedLsn}, last written in {@code epoch}. */
     public MirrorPartition(String namespace, int partition, long epoch, long committedLsn, Config config) {
+        this(namespace, partition, epoch, committedLsn, 0, config);
+    }
+
+    /**
+     * As above, knowing the epoch its log entry at {@code committedLsn} was written in
+     * ({@code committedEntryEpoch}, 0 when unknown): a new epoch's batch that holds that
+     * very entry continues this mirror's history (see {@link #onBatch}).
+     */
+    public MirrorPartition(String namespace, int partition, long epoch, long committedLsn, long committedEntryEpoch, Config config) {
         Verify.that(committedLsn >= 0, "committedLsn must be >= 0, got %d", committedLsn);
         this.namespace = namespace;
         this.partition = partition;
         this.epoch = epoch;
         this.committedLsn = committedLsn;
+        this.committedEntryEpoch = committedEntryEpoch;
         this.config = config;
     }
 
@@ -94,15 +106,30 @@ public final class MirrorPartition {
             return new Step(refused(MirrorReply.Reason.STALE_EPOCH), null);
         }
         if (b.epoch() > epoch) {
+            // A new epoch's batch starting below what this mirror holds durably (or is making
+            // durable) diverges from it unless it carries the very entry there: one LSN written
+            // in one epoch is one change, and the history up to it is the same (as Raft's log
+            // matching). That is a resend by the same master whose epoch moved on for another
+            // replica's sake, before this mirror's acknowledgement reached it; refused as
+            // DIVERGED, it cost a needless sync through the control plane (HandoffBenchmark:
+            // ~240 per decommission).
+            long same = b.prevLsn();
             if (b.prevLsn() < committedLsn) {
-                // Durable changes beyond what the new master continues from: not ours to drop.
-                return new Step(refused(MirrorReply.Reason.DIVERGED), null);
+                if (!carries(b, committedLsn, committedEntryEpoch)) {
+                    // Durable changes beyond what the new master continues from: not ours to drop.
+                    return new Step(refused(MirrorReply.Reason.DIVERGED), null);
+                }
+                same = committedLsn;
             }
             if (flushing != null && b.prevLsn() < flushing.lastLsn()) {
-                // Part of the divergent tail is being made durable right now.
-                return new Step(refused(MirrorReply.Reason.DIVERGED), null);
+                LogEntry last = flushing.entries().get(flushing.entries().size() - 1);
+                if (!carries(b, last.lsn(), last.epoch())) {
+                    // Part of the divergent tail is being made durable right now.
+                    return new Step(refused(MirrorReply.Reason.DIVERGED), null);
+                }
+                same = Math.max(same, last.lsn());
             }
-            dropCachedAfter(b.prevLsn());
+            dropCachedAfter(same);
             epoch = b.epoch();
         }
         if (b.prevLsn() > lastLsn()) {
@@ -138,6 +165,7 @@ public final class MirrorPartition {
             cache.pollFirst();
         }
         committedLsn = last;
+        committedEntryEpoch = flush.entries().get(flush.entries().size() - 1).epoch();
         return new Step(acked(), maybeFlush(nowMs));
     }
 
@@ -191,6 +219,15 @@ public final class MirrorPartition {
         }
         flushing = new Flush(namespace, partition, entries, mustBeDurableLsn > committedLsn);
         return flushing;
+    }
+
+    /** Whether the batch holds the entry at {@code lsn} written in {@code entryEpoch} (never when that epoch is unknown). */
+    private static boolean carries(ReplicateBatch b, long lsn, long entryEpoch) {
+        if (entryEpoch <= 0 || lsn <= b.prevLsn()) {
+            return false;
+        }
+        int i = (int) (lsn - b.prevLsn() - 1);
+        return i < b.entries().size() && b.entries().get(i).lsn() == lsn && b.entries().get(i).epoch() == entryEpoch;
     }
 
     private void dropCachedAfter(long lsn) {

@@ -100,6 +100,47 @@ class MirrorPartitionTest {
         assertEquals(2, m.epoch(), "a refused batch does not move the epoch");
     }
 
+    /**
+     * The same master's epoch moved on (another replica changed) and it resent from below
+     * what this mirror had made durable, its acknowledgement still on the way: the batch
+     * carries the very entry at the mirror's durable end, so the history is the same and
+     * the batch continues it. One written in another epoch at that LSN is DIVERGED, and so
+     * is any when the mirror does not know its entry's epoch.
+     */
+    @Test
+    void aNewEpochsResendCarryingTheDurableEndContinuesTheMirror() {
+        MirrorPartition m = new MirrorPartition(NS, P, 1, 0, new MirrorPartition.Config(100, 1000));
+        MirrorPartition.Step sync = m.onBatch(batch(1, 0, 5, 5), 0);
+        m.onFlushed(sync.flush(), 1); // durable through 5, written in epoch 1
+        ackOf(m.onBatch(batch(1, 5, 1, 0), 2)); // 6 cached
+        // Epoch 2 of the same master: entries 4..6 of epoch 1 resent, then 7 of epoch 2.
+        List<LogEntry> resend = new ArrayList<>(batch(1, 3, 3, 0).entries());
+        resend.add(entry(2, 7));
+        MirrorPartition.Step s = m.onBatch(new ReplicateBatch(NS, P, 2, 3, resend, 0), 3);
+        assertEquals(new AckTriplet(6, 7, 5), ackOf(s), "6..7 cached on top of the durable 5");
+        assertEquals(2, m.epoch());
+        // A SYNC change makes 6..8 flush; while that flush runs, epoch 3's resend carrying 8 continues too.
+        MirrorPartition.Step syncing = m.onBatch(batch(2, 7, 1, 8), 4);
+        assertNotNull(syncing.flush());
+        List<LogEntry> again = List.of(entry(1, 6), entry(2, 7), entry(2, 8), entry(3, 9));
+        assertNull(m.onBatch(new ReplicateBatch(NS, P, 3, 5, again, 0), 5).reply(), "8 is still to be made durable");
+        assertEquals(3, m.epoch());
+        assertEquals(new AckTriplet(9, 9, 8), ackOf(m.onFlushed(syncing.flush(), 6)));
+
+        // Another master's epoch 4 that wrote lsn 5 itself: a different history.
+        MirrorPartition other = new MirrorPartition(NS, P, 1, 0, new MirrorPartition.Config(100, 1000));
+        other.onFlushed(other.onBatch(batch(1, 0, 5, 5), 0).flush(), 1);
+        MirrorReply.Refused diverged = assertInstanceOf(MirrorReply.Refused.class, other.onBatch(batch(4, 4, 2, 0), 2).reply());
+        assertEquals(MirrorReply.Reason.DIVERGED, diverged.reason());
+        // A mirror that does not know its durable entry's epoch cannot tell: DIVERGED.
+        MirrorPartition unknown = new MirrorPartition(NS, P, 1, 5, CONFIG);
+        assertEquals(MirrorReply.Reason.DIVERGED,
+                assertInstanceOf(MirrorReply.Refused.class, unknown.onBatch(new ReplicateBatch(NS, P, 2, 3,
+                        batch(1, 3, 3, 0).entries(), 0), 0).reply()).reason());
+        MirrorPartition known = new MirrorPartition(NS, P, 1, 5, 1, CONFIG);
+        ackOf(known.onBatch(new ReplicateBatch(NS, P, 2, 3, batch(1, 3, 3, 0).entries(), 0), 0));
+    }
+
     @Test
     void aCrashLosesExactlyTheCachedChanges() {
         MirrorPartition m = new MirrorPartition(NS, P, 1, 0, new MirrorPartition.Config(3, 1000));

@@ -181,7 +181,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
     private Held held(String ns, int p) {
         return partitions.computeIfAbsent(key(ns, p), k -> {
             PartitionInfo info = store.partitionInfo(ns, p);
-            return new Held(new MirrorPartition(ns, p, info.epoch(), info.lastLsn(), config));
+            return new Held(new MirrorPartition(ns, p, info.epoch(), info.lastLsn(), store.epochAt(ns, p, info.lastLsn()), config));
         });
     }
 
@@ -578,7 +578,7 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
             out.add(ack.setSyncFailed("after the last chunk this replica is at lsn " + info.lastLsn() + ", not " + c.getThroughLsn()).build());
             return;
         }
-        Held fresh = new Held(new MirrorPartition(ns, p, c.getEpoch(), c.getThroughLsn(), config));
+        Held fresh = new Held(new MirrorPartition(ns, p, c.getEpoch(), c.getThroughLsn(), store.epochAt(ns, p, c.getThroughLsn()), config));
         fresh.replyTo = out;
         partitions.put(k, fresh);
         syncing.remove(k);

@@ -455,8 +455,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
         void connect(String mirror) {
             long key = ((long) stores.get(mirror).node.incarnation << 40) ^ sim.network.cuts;
             Long was = connections.put(mirror, key);
-            if (was != null && was == key) {
-                return;
+            if (was == null || was == key) {
+                return; // the first stream (nothing sent before could be lost), or the same one
             }
             for (Map.Entry<Integer, PartitionReplicator> e : replicators.entrySet()) {
                 PartitionReplicator r = e.getValue();
@@ -717,7 +717,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             }
             MirrorPartition m = mirrors.computeIfAbsent(p, k -> {
                 PartitionInfo info = store.partitionInfo(NS, k);
-                return new MirrorPartition(NS, k, info.epoch(), info.lastLsn(), mirrorConfig);
+                return new MirrorPartition(NS, k, info.epoch(), info.lastLsn(), store.epochAt(NS, k, info.lastLsn()), mirrorConfig);
             });
             replyTo.put(p, master);
             MirrorPartition.Step step = m.onBatch(b, now());
@@ -1050,7 +1050,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                 stream(master, s -> s.onChunkAck(me, p, c.session(), -1, why, -1));
                 return;
             }
-            mirrors.put(p, new MirrorPartition(NS, p, c.epoch(), c.through(), mirrorConfig));
+            mirrors.put(p, new MirrorPartition(NS, p, c.epoch(), c.through(), store.epochAt(NS, p, c.through()), mirrorConfig));
             replyTo.put(p, master);
             syncingHere.remove(p);
             fsync(() -> stream(master, s -> s.onChunkAck(me, p, c.session(), -1, null, c.through())));
