@@ -90,6 +90,11 @@ class ClusterIT {
             StatusRuntimeException refused = rawPut(cluster.node("n1"), foreign);
             assertEquals(ErrorCode.NOT_MASTER, Convert.errorCode(refused.getStatus().getCode()), refused.toString());
             assertTrue(refused.getStatus().getDescription().contains("mastered by node " + master), refused.getStatus().getDescription());
+            // Over a session (the client's path) the refusal names the master's address and the epoch, for the retry to go there.
+            io.ferrydb.proto.SessionResponse hint = rawSessionPut(cluster.node("n1"), foreign);
+            assertEquals(ErrorCode.NOT_MASTER, Convert.errorCode(hint.getStatus()), hint.toString());
+            assertEquals(cluster.node(master).hostPort(), hint.getMaster(), hint.toString());
+            assertEquals(s.view().entry(NS, foreign.partition()).epoch(), hint.getMasterEpoch(), hint.toString());
 
             // Status from a follower carries the leader's heartbeat ages of every member.
             String leader = s.leader();
@@ -340,6 +345,38 @@ class ClusterIT {
             throw new AssertionError(n + " accepted a put for a partition it does not master");
         } catch (StatusRuntimeException e) {
             return e;
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    /** One put over a session to {@code n}, which must refuse it: its answer. */
+    private static io.ferrydb.proto.SessionResponse rawSessionPut(ServerProcess n, Key key) {
+        ManagedChannel ch = NettyChannelBuilder.forTarget(n.hostPort()).usePlaintext().build();
+        try {
+            java.util.concurrent.CompletableFuture<io.ferrydb.proto.SessionResponse> answer = new java.util.concurrent.CompletableFuture<>();
+            io.grpc.stub.StreamObserver<io.ferrydb.proto.SessionRequests> out = FerryGrpc.newStub(ch).session(new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(io.ferrydb.proto.SessionResponses value) {
+                    answer.complete(value.getResponses(0));
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    answer.completeExceptionally(t);
+                }
+
+                @Override
+                public void onCompleted() {
+                }
+            });
+            out.onNext(io.ferrydb.proto.SessionRequests.newBuilder().addRequests(io.ferrydb.proto.SessionRequest.newBuilder().setId(1)
+                    .setPut(PutRequest.newBuilder().setKey(Convert.toProto(key)).addBins(Convert.bin("x", io.ferrydb.api.Value.from(1))))).build());
+            io.ferrydb.proto.SessionResponse r = answer.get(5, TimeUnit.SECONDS);
+            out.onCompleted();
+            return r;
+        } catch (Exception e) {
+            throw new AssertionError("session put to " + n + " failed: " + e, e);
         } finally {
             ch.shutdownNow();
         }

@@ -141,7 +141,10 @@ final class PipelinedSession implements ClientResponseObserver<SessionRequests, 
                 if (r.getStatus() == 0) {
                     p.future().complete(r);
                 } else {
-                    p.future().completeExceptionally(new FerryException(Convert.errorCode(r.getStatus()), r.getMessage(), null, false));
+                    ErrorCode code = Convert.errorCode(r.getStatus());
+                    p.future().completeExceptionally(code == ErrorCode.NOT_MASTER && r.getMasterEpoch() > 0
+                            ? new io.ferrydb.api.NotMasterException(r.getMessage(), r.getMaster(), r.getMasterEpoch())
+                            : new FerryException(code, r.getMessage(), null, false));
                 }
             }
         });

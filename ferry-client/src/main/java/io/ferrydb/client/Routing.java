@@ -71,6 +71,36 @@ final class Routing {
         return master(key.namespace(), key.partition());
     }
 
+    /**
+     * This map with one partition served by {@code address} in {@code epoch} (a NOT_MASTER
+     * answer's hint), or this map itself when it already knows that epoch or a newer one,
+     * or does not know the namespace. The version stays: any fetched map of it or newer
+     * replaces the hint.
+     */
+    Routing withMaster(String namespace, int partition, String address, long epoch) {
+        int[] m = masters.get(namespace);
+        long[] e = epochs.get(namespace);
+        if (m == null || e == null || partition >= m.length || partition >= e.length || epoch <= e[partition]) {
+            return this;
+        }
+        String[] nextAddresses = addresses;
+        int index = java.util.Arrays.asList(addresses).indexOf(address);
+        if (index < 0) {
+            nextAddresses = java.util.Arrays.copyOf(addresses, addresses.length + 1);
+            index = addresses.length;
+            nextAddresses[index] = address;
+        }
+        int[] nm = m.clone();
+        long[] ne = e.clone();
+        nm[partition] = index;
+        ne[partition] = epoch;
+        Map<String, int[]> nextMasters = new HashMap<>(masters);
+        Map<String, long[]> nextEpochs = new HashMap<>(epochs);
+        nextMasters.put(namespace, nm);
+        nextEpochs.put(namespace, ne);
+        return new Routing(version, nextAddresses, nextMasters, nextEpochs);
+    }
+
     long epoch(String namespace, int partition) {
         long[] e = epochs.get(namespace);
         return e == null || partition >= e.length ? 0 : e[partition];

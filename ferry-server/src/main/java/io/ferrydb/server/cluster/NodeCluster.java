@@ -528,8 +528,9 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         String where = master == null || !e.available()
                 ? "has no serving master now (moving or unavailable)"
                 : "is mastered by node " + master + (m == null ? "" : " at " + m.address());
-        throw new FerryException(ErrorCode.NOT_MASTER, "partition " + partition + " of " + namespace + " (epoch " + e.epoch() + ") "
-                + where + ", not by node " + config.nodeId + " (view " + v.version() + ")", null, false);
+        throw new io.ferrydb.api.NotMasterException("partition " + partition + " of " + namespace + " (epoch " + e.epoch() + ") "
+                + where + ", not by node " + config.nodeId + " (view " + v.version() + ")",
+                master == null || !e.available() || m == null ? null : m.address(), e.epoch());
     }
 
     private int count(String namespace, PartitionRole role) {

@@ -244,7 +244,14 @@ final class Session implements StreamObserver<SessionRequests> {
     }
 
     private static SessionResponse error(long id, FerryException fe) {
-        return SessionResponse.newBuilder().setId(id).setStatus(FerryGrpcService.statusCode(fe)).setMessage(fe.reason()).build();
+        SessionResponse.Builder b = SessionResponse.newBuilder().setId(id).setStatus(FerryGrpcService.statusCode(fe)).setMessage(fe.reason());
+        if (fe instanceof io.ferrydb.api.NotMasterException nm) {
+            b.setMasterEpoch(nm.epoch());
+            if (nm.master() != null) {
+                b.setMaster(nm.master());
+            }
+        }
+        return b.build();
     }
 
     /** Single-drainer loop: whoever raises the counter from 0 sends everything queued. */

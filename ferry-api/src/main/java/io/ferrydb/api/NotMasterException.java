@@ -1,0 +1,30 @@
+package io.ferrydb.api;
+
+/**
+ * NOT_MASTER: the node that answered does not serve the partition now, and says where it
+ * is served in its view of the cluster: the master's address (null while the partition
+ * has no serving master, during a handoff or a failover) and the partition's epoch in
+ * that view. A client may send the retry there at once instead of waiting for a new
+ * partition map; a hint of an older epoch than the client's map is stale.
+ */
+public final class NotMasterException extends FerryException {
+    private static final long serialVersionUID = 1L;
+    private final String master;
+    private final long epoch;
+
+    public NotMasterException(String message, String master, long epoch) {
+        super(ErrorCode.NOT_MASTER, message, null, false);
+        this.master = master == null || master.isEmpty() ? null : master;
+        this.epoch = epoch;
+    }
+
+    /** The master's address in the answering node's view, or null when it has none. */
+    public String master() {
+        return master;
+    }
+
+    /** The partition's epoch in the answering node's view. */
+    public long epoch() {
+        return epoch;
+    }
+}
