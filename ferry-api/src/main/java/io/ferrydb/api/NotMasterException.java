@@ -2,10 +2,11 @@ package io.ferrydb.api;
 
 /**
  * NOT_MASTER: the node that answered does not serve the partition now, and says where it
- * is served in its view of the cluster: the master's address (null while the partition
- * has no serving master, during a handoff or a failover) and the partition's epoch in
- * that view. A client may send the retry there at once instead of waiting for a new
- * partition map; a hint of an older epoch than the client's map is stale.
+ * is served in its view of the cluster: the master's address, or while the partition
+ * moves (a planned handoff) the node taking it over, which serves it from the switch on
+ * (null when there is neither, during a failover), and the partition's epoch in that
+ * view. A client may send the retry there at once instead of waiting for a new partition
+ * map; a hint of an epoch no newer than the client's map is no news.
  */
 public final class NotMasterException extends FerryException {
     private static final long serialVersionUID = 1L;
@@ -18,7 +19,7 @@ public final class NotMasterException extends FerryException {
         this.epoch = epoch;
     }
 
-    /** The master's address in the answering node's view, or null when it has none. */
+    /** Where the answering node's view says to go: the master's address, the node taking a moving partition over, or null. */
     public String master() {
         return master;
     }

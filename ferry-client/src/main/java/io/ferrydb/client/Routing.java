@@ -14,18 +14,21 @@ import java.util.Map;
  */
 final class Routing {
     /** No map yet: everything goes to the seed node. */
-    static final Routing NONE = new Routing(-1, new String[0], Map.of(), Map.of());
+    static final Routing NONE = new Routing(-1, new String[0], Map.of(), Map.of(), Map.of());
 
     private final long version;
     private final String[] addresses;
     private final Map<String, int[]> masters;
     private final Map<String, long[]> epochs;
+    /** Per namespace and partition: while it moves, the node taking it over (index into addresses), else -1. */
+    private final Map<String, int[]> next;
 
-    private Routing(long version, String[] addresses, Map<String, int[]> masters, Map<String, long[]> epochs) {
+    private Routing(long version, String[] addresses, Map<String, int[]> masters, Map<String, long[]> epochs, Map<String, int[]> next) {
         this.version = version;
         this.addresses = addresses;
         this.masters = masters;
         this.epochs = epochs;
+        this.next = next;
     }
 
     static Routing of(PartitionMapResponse r) {
@@ -35,19 +38,25 @@ final class Routing {
         }
         Map<String, int[]> masters = new HashMap<>();
         Map<String, long[]> epochs = new HashMap<>();
+        Map<String, int[]> next = new HashMap<>();
         for (NamespaceRouting ns : r.getNamespacesList()) {
             int[] m = new int[ns.getMasterCount()];
             long[] e = new long[ns.getEpochCount()];
+            int[] n = new int[ns.getNextCount()];
             for (int p = 0; p < m.length; p++) {
                 m[p] = ns.getMaster(p);
             }
             for (int p = 0; p < e.length; p++) {
                 e[p] = ns.getEpoch(p);
             }
+            for (int p = 0; p < n.length; p++) {
+                n[p] = ns.getNext(p);
+            }
             masters.put(ns.getName(), m);
             epochs.put(ns.getName(), e);
+            next.put(ns.getName(), n);
         }
-        return new Routing(r.getViewVersion(), addresses, masters, epochs);
+        return new Routing(r.getViewVersion(), addresses, masters, epochs, next);
     }
 
     long version() {
@@ -58,13 +67,21 @@ final class Routing {
         return masters.containsKey(namespace);
     }
 
-    /** The master's address, or null when the map does not know the namespace or the partition has no master now. */
+    /**
+     * Where to send a request of the partition: its master's address; while it moves, the
+     * node taking it over (which refuses until the switch and serves from then on); null
+     * when the map does not know the namespace or the partition has neither.
+     */
     String master(String namespace, int partition) {
-        int[] m = masters.get(namespace);
-        if (m == null || partition >= m.length || m[partition] < 0 || m[partition] >= addresses.length) {
+        String serving = at(masters.get(namespace), partition);
+        return serving != null ? serving : at(next.get(namespace), partition);
+    }
+
+    private String at(int[] indexes, int partition) {
+        if (indexes == null || partition >= indexes.length || indexes[partition] < 0 || indexes[partition] >= addresses.length) {
             return null;
         }
-        return addresses[m[partition]];
+        return addresses[indexes[partition]];
     }
 
     String master(Key key) {
@@ -98,7 +115,7 @@ final class Routing {
         Map<String, long[]> nextEpochs = new HashMap<>(epochs);
         nextMasters.put(namespace, nm);
         nextEpochs.put(namespace, ne);
-        return new Routing(version, nextAddresses, nextMasters, nextEpochs);
+        return new Routing(version, nextAddresses, nextMasters, nextEpochs, next);
     }
 
     long epoch(String namespace, int partition) {

@@ -10,12 +10,27 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 class RoutingTest {
-    /** Partition 0 mastered by node a in epoch 3, partition 1 moving (no master) in epoch 5. */
+    /** Partition 0 mastered by node a in epoch 3, partition 1 with no master in epoch 5. */
     private static Routing map() {
         return Routing.of(PartitionMapResponse.newBuilder().setViewVersion(7)
                 .addNodes(RoutingNode.newBuilder().setAddress("127.0.0.1:1"))
                 .addNamespaces(NamespaceRouting.newBuilder().setName("ns").addMaster(0).addMaster(-1).addEpoch(3).addEpoch(5))
                 .build());
+    }
+
+    /** A partition that moves is sent to the node taking it over; one with neither master nor successor to none. */
+    @Test
+    void aMovingPartitionIsSentToTheNodeTakingItOver() {
+        Routing r = Routing.of(PartitionMapResponse.newBuilder().setViewVersion(7)
+                .addNodes(RoutingNode.newBuilder().setAddress("127.0.0.1:1"))
+                .addNodes(RoutingNode.newBuilder().setAddress("127.0.0.1:2"))
+                .addNamespaces(NamespaceRouting.newBuilder().setName("ns").addMaster(0).addMaster(-1).addMaster(-1)
+                        .addEpoch(3).addEpoch(5).addEpoch(5).addNext(-1).addNext(1).addNext(-1))
+                .build());
+        assertEquals("127.0.0.1:1", r.master("ns", 0));
+        assertEquals("127.0.0.1:2", r.master("ns", 1), "moving to node 2: it serves from the switch on");
+        assertNull(r.master("ns", 2), "no master and no handoff (a failover in progress)");
+        assertNull(map().master("ns", 1), "a map from an older node has no successors");
     }
 
     /**

@@ -207,6 +207,8 @@ public final class ClusterGrpcService extends FerryClusterGrpc.FerryClusterImplB
                 Integer master = e.available() ? index.get(e.master()) : null;
                 nb.addMaster(master == null ? -1 : master);
                 nb.addEpoch(e.epoch());
+                Integer next = e.handoffTo() == null ? null : index.get(e.handoffTo());
+                nb.addNext(next == null ? -1 : next);
             }
             b.addNamespaces(nb);
         }

@@ -528,9 +528,11 @@ public final class NodeCluster implements AutoCloseable, PartitionGate {
         String where = master == null || !e.available()
                 ? "has no serving master now (moving or unavailable)"
                 : "is mastered by node " + master + (m == null ? "" : " at " + m.address());
+        // The hint: the serving master, or while the partition moves the node taking it over
+        // (it serves from the switch on: retries wait there rather than behind a new map).
+        Member hint = master != null && e.available() ? m : e.handoffTo() == null ? null : v.member(e.handoffTo());
         throw new io.ferrydb.api.NotMasterException("partition " + partition + " of " + namespace + " (epoch " + e.epoch() + ") "
-                + where + ", not by node " + config.nodeId + " (view " + v.version() + ")",
-                master == null || !e.available() || m == null ? null : m.address(), e.epoch());
+                + where + ", not by node " + config.nodeId + " (view " + v.version() + ")", hint == null ? null : hint.address(), e.epoch());
     }
 
     private int count(String namespace, PartitionRole role) {

@@ -52,11 +52,13 @@ class PartitionMapTest {
             int m = ns.getMaster(p);
             if (e.available()) {
                 served++;
+                assertEquals(-1, ns.getNext(p), "partition " + p + " does not move");
                 assertEquals(view.member(e.master()).address(), r.getNodes(m).getAddress(), "master address of partition " + p);
                 assertEquals(e.master(), r.getNodes(m).getId());
             } else {
                 waiting++;
                 assertEquals(-1, m, "partition " + p + " has no serving master (handoff pending), so the map names none");
+                assertEquals(e.handoffTo(), r.getNodes(ns.getNext(p)).getId(), "partition " + p + " names the node taking it over");
             }
         }
         // n1 masters everything until n2 has caught up; partitions moving to n2 are in handoff or still served by n1.
