@@ -972,22 +972,26 @@ public final class RecordStore {
 
     /**
      * A master just promoted in {@code askerEpoch} asked this replica what it holds above
-     * its own end, and it holds more (stored or cached): those entries are of an older
-     * epoch at LSNs the new epoch takes over, a divergent tail. Until a sync rewrites it,
-     * this replica's history is neither the new master's nor safe to continue, so it is
+     * its own end ({@code askerLsn}), and this replica's store holds more: entries of an
+     * older epoch at LSNs the new epoch takes over, a divergent tail. Until a sync rewrites
+     * it, this replica's history is neither the new master's nor safe to continue, so it is
      * marked like a replica being rewritten and reported as not promotable. Without this,
      * a replica the asker never streamed to stayed IN_SYNC and, promoted when the asker
      * died, took its old tail for the partition's history: the asker's writes at those
-     * LSNs were lost and no rule recorded them (NodeSimulationTest seed 8158). Ignored
-     * when this replica has seen a newer epoch than the asker's (a late question).
-     * Returns whether it marked the partition.
+     * LSNs were lost and no rule recorded them (NodeSimulationTest seed 8158).
+     *
+     * <p>Only a stored tail marks: the new master's stream is refused as DIVERGED below it,
+     * so a sync follows and clears the mark. A tail still only in the mirror's cache is
+     * replaced by that stream without a sync, and a mark would then stay on a replica that
+     * holds the new history. Ignored when this replica has seen a newer epoch than the
+     * asker's (a late question). Returns whether it marked the partition.
      */
-    public boolean markDivergent(String ns, int partition, long askerEpoch) {
+    public boolean markDivergent(String ns, int partition, long askerEpoch, long askerLsn) {
         checkPartition(partition);
         PartitionState ps = state(ns).partitions[partition];
         ps.lock();
         try {
-            if (askerEpoch < ps.epoch || ps.rewriting) {
+            if (askerEpoch < ps.epoch || ps.rewriting || ps.lastLsn <= askerLsn) {
                 return false;
             }
             storage.write(new Batch().put(Column.META, KeyLayout.metaRewritingKey(ns, partition), new byte[] {1}));

@@ -262,9 +262,9 @@ class RecordStoreTest {
     }
 
     /**
-     * A replica a failover check found holding a tail beyond the new master is marked not
+     * A replica a failover check found storing a tail beyond the new master is marked not
      * promotable (seed 8158), durably, until a sync rewrites it; a question from an epoch
-     * older than one the replica has seen marks nothing.
+     * older than one the replica has seen, or a replica storing nothing beyond, is not.
      */
     @Test
     void aReplicaHoldingATailBeyondANewMasterIsNotPromotableUntilSynced() {
@@ -274,11 +274,12 @@ class RecordStoreTest {
             put(KEYS.get(i), i, 0);
         }
         assertTrue(store.adoptEpoch(NS, P, 4));
-        assertFalse(store.markDivergent(NS, P, 3), "a late question from an older epoch");
+        assertFalse(store.markDivergent(NS, P, 3, 1), "a late question from an older epoch");
+        assertFalse(store.markDivergent(NS, P, 5, 3), "nothing stored beyond the asker's end");
         assertFalse(store.rewriting(NS, P));
-        assertTrue(store.markDivergent(NS, P, 5));
+        assertTrue(store.markDivergent(NS, P, 5, 1));
         assertTrue(store.rewriting(NS, P));
-        assertFalse(store.markDivergent(NS, P, 5), "marked once");
+        assertFalse(store.markDivergent(NS, P, 5, 1), "marked once");
         restart(cfg);
         assertTrue(store.rewriting(NS, P), "the mark survives a restart");
         assertEquals(3, store.partitionInfo(NS, P).lastLsn(), "the mark changes nothing else");

@@ -783,11 +783,10 @@ public final class MirrorReceiver extends FerryMirrorGrpc.FerryMirrorImplBase im
                             + ", got " + q.getPartition());
                 }
                 FailoverCheck.Survivor s = holdsAbove(request.getNamespace(), q.getPartition(), q.getAboveLsn());
-                if (q.getEpoch() > 0 && s.holds().receivedLsn() > q.getAboveLsn()
-                        && store.markDivergent(request.getNamespace(), q.getPartition(), q.getEpoch())) {
+                if (q.getEpoch() > 0 && store.markDivergent(request.getNamespace(), q.getPartition(), q.getEpoch(), q.getAboveLsn())) {
                     // A tail beyond where the asker's epoch continues: not promotable until synced.
-                    LOG.warn("{}/{}: holds lsn {} beyond {}, where {}'s epoch {} continues: not promotable until a sync rewrites it",
-                            request.getNamespace(), q.getPartition(), s.holds().receivedLsn(), q.getAboveLsn(), request.getFromNode(),
+                    LOG.warn("{}/{}: stores lsn {} beyond {}, where {}'s epoch {} continues: not promotable until a sync rewrites it",
+                            request.getNamespace(), q.getPartition(), s.holds().committedLsn(), q.getAboveLsn(), request.getFromNode(),
                             q.getEpoch());
                     divergentMarked.increment();
                 }

@@ -570,7 +570,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
 
         /**
          * This replica's answer to a failover check of a master promoted in {@code epoch}: its
-         * triplet and the entries it holds above {@code lsn}. Holding any, it marks itself
+         * triplet and the entries it holds above {@code lsn}. Storing any, it marks itself
          * divergent (not promotable until synced), as the server's MirrorReceiver.holds.
          */
         FailoverCheck.Survivor holdsAbove(int p, long lsn, long epoch) {
@@ -580,7 +580,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
             FailoverCheck.Survivor s = m == null
                     ? FailoverCheck.Survivor.of(id(), AckTriplet.durable(last), logged, List.of(), lsn)
                     : FailoverCheck.Survivor.of(id(), m.holds(), logged, m.cachedAbove(lsn), lsn);
-            if (s.holds().receivedLsn() > lsn && store.markDivergent(NS, p, epoch)) {
+            if (store.markDivergent(NS, p, epoch, lsn)) {
                 sim.count("survivor-marked-divergent");
                 trace("%s holds p%d beyond %d, where epoch %d continues: not promotable until synced", id(), p, lsn, epoch);
             }
