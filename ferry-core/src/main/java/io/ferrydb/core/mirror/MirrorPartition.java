@@ -226,8 +226,12 @@ public final class MirrorPartition {
         if (entryEpoch <= 0 || lsn <= b.prevLsn()) {
             return false;
         }
-        int i = (int) (lsn - b.prevLsn() - 1);
-        return i < b.entries().size() && b.entries().get(i).lsn() == lsn && b.entries().get(i).epoch() == entryEpoch;
+        long i = lsn - b.prevLsn() - 1; // in long: a batch far below the mirror's end must not wrap to an index
+        if (i >= b.entries().size()) {
+            return false;
+        }
+        LogEntry e = b.entries().get((int) i);
+        return e.lsn() == lsn && e.epoch() == entryEpoch;
     }
 
     private void dropCachedAfter(long lsn) {

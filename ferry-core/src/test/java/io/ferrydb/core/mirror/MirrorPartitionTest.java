@@ -139,6 +139,9 @@ class MirrorPartitionTest {
                         batch(1, 3, 3, 0).entries(), 0), 0).reply()).reason());
         MirrorPartition known = new MirrorPartition(NS, P, 1, 5, 1, CONFIG);
         ackOf(known.onBatch(new ReplicateBatch(NS, P, 2, 3, batch(1, 3, 3, 0).entries(), 0), 0));
+        // A new epoch's batch starting more than 2^31 LSNs below the durable end: refused, not an index out of range.
+        MirrorPartition far = new MirrorPartition(NS, P, 1, 3_000_000_000L, 1, CONFIG);
+        assertEquals(MirrorReply.Reason.DIVERGED, assertInstanceOf(MirrorReply.Refused.class, far.onBatch(batch(2, 0, 1, 0), 0).reply()).reason());
     }
 
     @Test
