@@ -244,18 +244,11 @@ final class GrpcFerryClient implements FerryClient {
                 return false;
             }
             routing = after;
-            hintsFollowed.incrementAndGet();
             return true;
         }
     }
 
     private final Object hintLock = new Object();
-    private final java.util.concurrent.atomic.AtomicLong hintsFollowed = new java.util.concurrent.atomic.AtomicLong();
-
-    /** How many retries went where a NOT_MASTER answer said the partition is served (for tests and stats). */
-    long hintsFollowed() {
-        return hintsFollowed.get();
-    }
 
     /** Fetches the map on the refresher thread unless a fetch is already running. */
     private void requestRefresh() {
