@@ -24,7 +24,8 @@ import java.util.concurrent.CompletableFuture;
  * write batch of data and log; batching them is what the native pipelined session does
  * too, and with 50 connections on two event loops a pass holds many of them even when
  * each client has one command in flight. Collected on its event loop only, like the
- * connections that feed it; applied on the storage threads.
+ * connections that feed it; applied on the event loop when the shard's storage thread
+ * is idle, else on that thread ({@link WritePipeline#runIfIdle}).
  */
 final class LoopBatch implements Runnable {
     private final EventLoop loop;
@@ -77,8 +78,9 @@ final class LoopBatch implements Runnable {
             if (shardOps.isEmpty()) {
                 continue;
             }
-            // Each partition's writes are committed by its storage thread, as native writes are (mirroring needs commit order).
-            if (!pipeline.submit(shard, () -> RedisConnection.gatherWakeups(() -> runOps(shardOps)))) {
+            // A shard's writes are committed by its storage thread, or here when that thread is idle (mirroring needs commit order).
+            Runnable job = () -> RedisConnection.gatherWakeups(() -> runOps(shardOps));
+            if (!pipeline.runIfIdle(shard, job) && !pipeline.submit(shard, job)) {
                 for (Op op : shardOps) {
                     op.reply().complete(Reply.error("ERR RESOURCE_EXHAUSTED: the storage write queue is full (write-queue-capacity)"));
                 }

@@ -11,7 +11,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The storage stage of the request path: a few threads apply write jobs handed over
@@ -24,6 +26,16 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>The queue is bounded ({@code write-queue-capacity}); a full queue refuses the job
  * and the session answers RESOURCE_EXHAUSTED.
+ *
+ * <p>A caller may instead run a job itself when its shard is idle ({@link #runIfIdle}):
+ * each shard has a gate that its thread holds for a whole round, and a count of jobs
+ * submitted and not yet run. A job runs on the caller only with the gate held and nothing
+ * pending, so a shard's jobs still run one at a time, in order, and a partition's
+ * commits (LSN order, the order mirroring streams them) stay serial. The Redis endpoint
+ * uses it: a job handed over costs two thread wake-ups (there and back), and with one
+ * command in flight per client that was about a seventh of a SET's server time. Native
+ * sessions do not: their gRPC transport threads writing themselves halved puts and gets
+ * (docs/BENCHMARKS.md), the two stages no longer overlapping.
  */
 public final class WritePipeline implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WritePipeline.class);
@@ -31,6 +43,9 @@ public final class WritePipeline implements AutoCloseable {
 
     private final ArrayBlockingQueue<Runnable>[] queues;
     private final Thread[] threads;
+    private final ReentrantLock[] gates;
+    private final AtomicInteger[] pending;
+    private final LongAdder ranInline = new LongAdder();
     private final LongAdder jobs = new LongAdder();
     private final LongAdder rounds = new LongAdder();
     private final LongAdder refused = new LongAdder();
@@ -39,8 +54,12 @@ public final class WritePipeline implements AutoCloseable {
     public WritePipeline(int shards, int capacity, MeterRegistry registry) {
         this.queues = new ArrayBlockingQueue[shards];
         this.threads = new Thread[shards];
+        this.gates = new ReentrantLock[shards];
+        this.pending = new AtomicInteger[shards];
         for (int i = 0; i < shards; i++) {
             queues[i] = new ArrayBlockingQueue<>(capacity);
+            gates[i] = new ReentrantLock();
+            pending[i] = new AtomicInteger();
         }
         Gauge.builder("ferry_write_queue_depth", queues, qs -> {
             int n = 0;
@@ -51,10 +70,12 @@ public final class WritePipeline implements AutoCloseable {
         }).description("write jobs waiting for the storage threads").register(registry);
         FunctionCounter.builder("ferry_write_jobs", jobs, LongAdder::sum).description("write jobs applied").register(registry);
         FunctionCounter.builder("ferry_write_rounds", rounds, LongAdder::sum).description("rounds of the storage thread (jobs per round = batching)").register(registry);
+        FunctionCounter.builder("ferry_write_jobs_inline", ranInline, LongAdder::sum)
+                .description("write jobs run by the submitting thread because their shard was idle").register(registry);
         FunctionCounter.builder("ferry_write_jobs_refused", refused, LongAdder::sum).description("write jobs refused because the queue was full").register(registry);
         for (int i = 0; i < shards; i++) {
-            ArrayBlockingQueue<Runnable> q = queues[i];
-            threads[i] = new Thread(() -> run(q), "ferry-storage-" + i);
+            int shard = i;
+            threads[i] = new Thread(() -> run(shard), "ferry-storage-" + i);
             threads[i].setDaemon(true);
             threads[i].start();
         }
@@ -70,14 +91,49 @@ public final class WritePipeline implements AutoCloseable {
 
     /** Queues a job on a shard; false when its queue is full. */
     public boolean submit(int shard, Runnable job) {
+        pending[shard].incrementAndGet();
         boolean ok = queues[shard].offer(job);
         if (!ok) {
+            pending[shard].decrementAndGet();
             refused.increment();
         }
         return ok;
     }
 
-    private void run(ArrayBlockingQueue<Runnable> queue) {
+    /**
+     * Runs a job on the calling thread, inside a {@link FlushScope}, when its shard has
+     * nothing queued or running; false (and nothing run) otherwise, and the caller
+     * submits it. Never waits: the gate is only tried.
+     */
+    public boolean runIfIdle(int shard, Runnable job) {
+        ReentrantLock gate = gates[shard];
+        if (pending[shard].get() != 0 || !gate.tryLock()) {
+            return false;
+        }
+        try {
+            if (pending[shard].get() != 0) {
+                return false;   // submitted between the check and the gate: it runs first
+            }
+            FlushScope.run(() -> runJob(job));
+            ranInline.increment();
+            return true;
+        } finally {
+            gate.unlock();
+        }
+    }
+
+    private void runJob(Runnable job) {
+        try {
+            job.run();
+        } catch (RuntimeException e) {
+            LOG.error("write job failed", e);
+        }
+        jobs.increment();
+    }
+
+    private void run(int shard) {
+        ArrayBlockingQueue<Runnable> queue = queues[shard];
+        ReentrantLock gate = gates[shard];
         List<Runnable> round = new ArrayList<>();
         while (true) {
             try {
@@ -88,16 +144,17 @@ public final class WritePipeline implements AutoCloseable {
             queue.drainTo(round);
             rounds.increment();
             boolean stop = round.remove(STOP);
-            FlushScope.run(() -> {
-                for (Runnable job : round) {
-                    try {
-                        job.run();
-                    } catch (RuntimeException e) {
-                        LOG.error("write job failed", e);
+            gate.lock();
+            try {
+                FlushScope.run(() -> {
+                    for (Runnable job : round) {
+                        runJob(job);
                     }
-                    jobs.increment();
-                }
-            });
+                });
+            } finally {
+                pending[shard].addAndGet(-round.size());
+                gate.unlock();
+            }
             round.clear();
             if (stop) {
                 return;
