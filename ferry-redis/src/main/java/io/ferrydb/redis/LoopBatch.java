@@ -65,6 +65,12 @@ final class LoopBatch implements Runnable {
         scheduled = false;
         List<Op> batch = ops;
         ops = new ArrayList<>();
+        // What the shards committed here sends once at the end: one mirror message per
+        // node for the whole pass, not one per shard.
+        io.ferrydb.proto.FlushScope.run(() -> apply(batch));
+    }
+
+    private void apply(List<Op> batch) {
         WritePipeline pipeline = ks.pipeline();
         List<List<Op>> byShard = new ArrayList<>();
         for (int i = 0; i < pipeline.shards(); i++) {

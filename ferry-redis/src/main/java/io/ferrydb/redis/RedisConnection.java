@@ -3,6 +3,7 @@ package io.ferrydb.redis;
 import io.ferrydb.api.CommitLevel;
 import io.ferrydb.api.Durability;
 import io.ferrydb.api.FerryException;
+import io.ferrydb.proto.FlushScope;
 import io.ferrydb.server.service.RequestHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFutureListener;
@@ -237,33 +238,56 @@ final class RedisConnection extends ChannelInboundHandlerAdapter {
 
     /**
      * Connections to wake per event loop, gathered while a storage thread runs a batch
-     * ({@link #gatherWakeups}): one task per loop instead of one per connection.
+     * ({@link #gatherWakeups}) or while a {@link FlushScope} is open (a message of answers
+     * to forwarded commands): one task per loop instead of one per connection.
      */
     private static final ThreadLocal<Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>>> WAKEUPS = new ThreadLocal<>();
+    /** Registers a scope's wake-ups with {@link FlushScope} (once per scope). */
+    private static final Object SCOPE_WAKEUPS = new Object();
 
     /** Runs {@code work}, then wakes the connections it completed commands of, one task per event loop. */
     static void gatherWakeups(Runnable work) {
+        Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>> outer = WAKEUPS.get();
         Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>> wake = new java.util.HashMap<>();
         WAKEUPS.set(wake);
         try {
             work.run();
         } finally {
-            WAKEUPS.remove();
-            for (Map.Entry<io.netty.channel.EventLoop, java.util.List<RedisConnection>> e : wake.entrySet()) {
-                java.util.List<RedisConnection> conns = e.getValue();
-                e.getKey().execute(() -> {
-                    for (RedisConnection c : conns) {
-                        c.resume();
-                    }
-                });
+            // An enclosing scope's gathering stays in place for what completes after this.
+            if (outer != null) {
+                WAKEUPS.set(outer);
+            } else {
+                WAKEUPS.remove();
             }
+            wake(wake);
         }
     }
 
-    /** Many commands completing together (a batch, a group commit) wake the connection once. */
+    private static void wake(Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>> wake) {
+        for (Map.Entry<io.netty.channel.EventLoop, java.util.List<RedisConnection>> e : wake.entrySet()) {
+            java.util.List<RedisConnection> conns = e.getValue();
+            e.getKey().execute(() -> {
+                for (RedisConnection c : conns) {
+                    c.resume();
+                }
+            });
+        }
+    }
+
+    /** Many commands completing together (a batch, a group commit, a message of answers) wake the connection once. */
     private void scheduleResume() {
         if (resumeScheduled.compareAndSet(false, true)) {
             Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>> gathering = WAKEUPS.get();
+            if (gathering == null) {
+                Map<io.netty.channel.EventLoop, java.util.List<RedisConnection>> scoped = new java.util.HashMap<>();
+                if (FlushScope.deferIfActive(SCOPE_WAKEUPS, () -> {
+                    WAKEUPS.remove();
+                    wake(scoped);
+                })) {
+                    WAKEUPS.set(scoped);
+                    gathering = scoped;
+                }
+            }
             if (gathering != null) {
                 gathering.computeIfAbsent(ctx.channel().eventLoop(), l -> new java.util.ArrayList<>()).add(this);
             } else {

@@ -49,6 +49,11 @@ import java.util.function.BooleanSupplier;
  */
 public final class RedisEndpoint implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RedisEndpoint.class);
+
+    static {
+        // Requests this endpoint forwards to other nodes in one event-loop pass leave as one message.
+        io.ferrydb.proto.LoopFlush.addLoopSource(io.netty.util.internal.ThreadExecutorMap::currentExecutor);
+    }
     /** Scans (SCAN, DBSIZE, INFO keyspace, FLUSHDB) waiting for the scan threads. */
     static final int SCAN_QUEUE_CAPACITY = 1024;
 
