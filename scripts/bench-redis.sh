@@ -9,7 +9,7 @@
 # ratios (FerryDB / Redis) per scenario.
 #
 #   mvn -B -ntp -q -DskipTests package && scripts/bench-redis.sh [RUNS] [REQUESTS] [single|pair|all]
-# (the pair runs REQUESTS/2, or PAIR_REQUESTS, after a warm-up pass of REQUESTS)
+# (the pair runs REQUESTS/2, or PAIR_REQUESTS, after a warm-up of 2 x REQUESTS SETs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -83,10 +83,11 @@ d = json.load(sys.stdin)
 sys.exit(0 if all(n["replicas_not_in_sync"] == 0 and n["migrations_pending"] == 0 for n in d["namespaces"]) else 1)' && break
     sleep 0.5
   done
-  # Warm-up (JIT) on both FerryDB nodes, as long as the single node's: a short one left the
-  # forwarding and mirroring paths half-compiled and measured them at a third of their speed.
+  # Warm-up (JIT) on both FerryDB nodes: 20,000 SETs left the forwarding and mirroring
+  # paths half-compiled and measured them at a third of their speed, and after REQUESTS
+  # the runs were still rising (~35 s of JIT time in the first 300,000 SETs).
   echo "warming up FerryDB's JIT..."
-  redis-benchmark -h 127.0.0.1 -p "$fport" -t set -n "$requests" -r 100000 -c 50 -d 100 -q > /dev/null 2>&1
+  redis-benchmark -h 127.0.0.1 -p "$fport" -t set -n "$((requests * 2))" -r 100000 -c 50 -d 100 -q > /dev/null 2>&1
   for r in $(seq 1 "$runs"); do
     requests=$pair_requests bench redis-pair "$r1" 1 set
     requests=$pair_requests bench ferry-pair "$fport" 1 set
