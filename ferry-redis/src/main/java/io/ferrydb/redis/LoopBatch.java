@@ -79,6 +79,8 @@ final class LoopBatch implements Runnable {
         for (Op op : batch) {
             byShard.get(pipeline.shardOf(op.key().partition())).add(op);
         }
+        // Never commit on the event loop while the store stalls writers: it would stop every connection of the loop.
+        boolean inline = !ks.store().storage().writesThrottled();
         for (int shard = 0; shard < byShard.size(); shard++) {
             List<Op> shardOps = byShard.get(shard);
             if (shardOps.isEmpty()) {
@@ -86,7 +88,7 @@ final class LoopBatch implements Runnable {
             }
             // A shard's writes are committed by its storage thread, or here when that thread is idle (mirroring needs commit order).
             Runnable job = () -> RedisConnection.gatherWakeups(() -> runOps(shardOps));
-            if (!pipeline.runIfIdle(shard, job) && !pipeline.submit(shard, job)) {
+            if (!(inline && pipeline.runIfIdle(shard, job)) && !pipeline.submit(shard, job)) {
                 for (Op op : shardOps) {
                     op.reply().complete(Reply.error("ERR RESOURCE_EXHAUSTED: the storage write queue is full (write-queue-capacity)"));
                 }

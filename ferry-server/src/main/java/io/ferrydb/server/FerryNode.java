@@ -214,6 +214,8 @@ public final class FerryNode implements AutoCloseable {
             Gauge.builder("ferry_last_lsn_sum", () -> logTotals(ns.name())[2]).tag("namespace", ns.name())
                     .description("sum over partitions of the last committed LSN").register(registry);
         }
+        Gauge.builder("ferry_storage_writes_throttled", storage, s -> s.writesThrottled() ? 1 : 0)
+                .description("1 while RocksDB stops or delays writes for compaction to catch up").register(registry);
         Gauge.builder("ferry_rocksdb_estimate_keys", storage, s -> s.longProperty(Column.DATA, "rocksdb.estimate-num-keys"))
                 .description("RocksDB's estimate of keys in the data column family").register(registry);
         Gauge.builder("ferry_rocksdb_live_sst_bytes", storage, s -> s.longProperty(Column.DATA, "rocksdb.live-sst-files-size")

@@ -36,6 +36,15 @@ public interface Storage extends AutoCloseable {
         sync();
     }
 
+    /**
+     * True while the store slows or stops writers to let compaction catch up (a RocksDB
+     * write stall): a write now may block for a long time, so callers that must not block
+     * (an event loop) hand their writes to a storage thread. May be a few ms out of date.
+     */
+    default boolean writesThrottled() {
+        return false;
+    }
+
     /** Entries with {@code fromInclusive <= key < toExclusive}, in key order. */
     Cursor scan(Column column, byte[] fromInclusive, byte[] toExclusive);
 

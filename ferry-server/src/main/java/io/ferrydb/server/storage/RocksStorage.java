@@ -226,6 +226,35 @@ public final class RocksStorage implements Storage {
         }
     }
 
+    private static final long THROTTLE_CHECK_NS = 20_000_000L;
+    private volatile long throttleCheckedNs = System.nanoTime() - THROTTLE_CHECK_NS;
+    private volatile boolean throttled;
+
+    /** RocksDB stops or delays writes (its write controller), asked at most every 20 ms. */
+    @Override
+    public boolean writesThrottled() {
+        long now = System.nanoTime();
+        if (now - throttleCheckedNs >= THROTTLE_CHECK_NS) {
+            throttleCheckedNs = now;
+            try {
+                throttled = db.getLongProperty("rocksdb.is-write-stopped") != 0
+                        || db.getLongProperty("rocksdb.actual-delayed-write-rate") != 0;
+            } catch (RocksDBException e) {
+                throttled = false;
+            }
+        }
+        return throttled;
+    }
+
+    /** Changes a column family's mutable options (tests: provoking a write stall). */
+    void setMutableOptions(Column column, org.rocksdb.MutableColumnFamilyOptions options) {
+        try {
+            db.setOptions(columns.get(column), options);
+        } catch (RocksDBException e) {
+            throw storageFailure("set options", e);
+        }
+    }
+
     /** Flushes every memtable to SST files (used by tests and before bulk operations). */
     public void flushMemtables() {
         try (org.rocksdb.FlushOptions fo = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {

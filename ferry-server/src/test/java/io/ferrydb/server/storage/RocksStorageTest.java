@@ -13,6 +13,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,6 +36,31 @@ class RocksStorageTest {
             assertArrayEquals(b("e1"), s.get(Column.LOG, b("l1")));
             assertArrayEquals(b("1"), s.get(Column.META, b("m")));
             assertNull(s.get(Column.DATA, b("l1")), "column families are separate");
+        }
+    }
+
+    @Test
+    void aWriteStallIsReportedAsThrottled() throws Exception {
+        try (RocksStorage s = new RocksStorage(dir, 8 << 20)) {
+            assertFalse(s.writesThrottled());
+            // Two L0 files stop writers when the stop trigger is 2 and no compaction is due
+            // (RocksDB's write controller; with compactions disabled it ignores L0 counts).
+            s.setMutableOptions(Column.DATA, org.rocksdb.MutableColumnFamilyOptions.builder()
+                    .setLevel0FileNumCompactionTrigger(100).setLevel0SlowdownWritesTrigger(1).setLevel0StopWritesTrigger(2).build());
+            for (int i = 0; i < 2; i++) {
+                s.write(new Batch().put(Column.DATA, b("k" + i), b("v")));
+                s.flushMemtables();
+            }
+            Thread.sleep(25); // past the 20 ms the answer is kept
+            assertTrue(s.writesThrottled(), "two L0 files with a stop trigger of 2 stop writes");
+            // Compaction allowed again: the stall clears.
+            s.setMutableOptions(Column.DATA, org.rocksdb.MutableColumnFamilyOptions.builder()
+                    .setLevel0FileNumCompactionTrigger(1).setLevel0SlowdownWritesTrigger(20).setLevel0StopWritesTrigger(36).build());
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (s.writesThrottled()) {
+                assertTrue(System.nanoTime() < deadline, "the stall did not clear");
+                Thread.sleep(5);
+            }
         }
     }
 
