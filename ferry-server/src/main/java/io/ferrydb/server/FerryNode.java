@@ -4,6 +4,7 @@ import io.ferrydb.api.Limits;
 import io.ferrydb.core.Verify;
 import io.ferrydb.core.clock.HybridLogicalClock;
 import io.ferrydb.core.namespace.NamespaceConfig;
+import io.ferrydb.core.storage.CachedStorage;
 import io.ferrydb.core.storage.Column;
 import io.ferrydb.core.store.PartitionInfo;
 import io.ferrydb.api.ErrorCode;
@@ -78,6 +79,8 @@ public final class FerryNode implements AutoCloseable {
     private final long startedAtMs = System.currentTimeMillis();
     private volatile State state = State.NEW;
     private RocksStorage storage;
+    /** In front of {@link #storage} for everything the record store does; null when configured off. */
+    private CachedStorage recordCache;
     private RecordStore store;
     private GroupCommitter committer;
     private Purger purger;
@@ -123,8 +126,9 @@ public final class FerryNode implements AutoCloseable {
         Path dataDir = Path.of(config.dataDir).toAbsolutePath().normalize();
         LOG.info("node {} opening data dir {}", config.nodeId, dataDir);
         storage = new RocksStorage(dataDir.resolve("rocksdb"), config.blockCacheBytes);
+        recordCache = config.recordCacheBytes > 0 ? new CachedStorage(storage, config.recordCacheBytes) : null;
         long t0 = System.nanoTime();
-        store = RecordStore.open(storage, SystemClock.INSTANCE, new HybridLogicalClock(SystemClock.INSTANCE),
+        store = RecordStore.open(recordCache != null ? recordCache : storage, SystemClock.INSTANCE, new HybridLogicalClock(SystemClock.INSTANCE),
                 config.namespaceConfigs(), n -> LOG.info("recovery: scanned {} log entries", n));
         LOG.info("recovered {} namespaces in {} ms", store.namespaces().size(), (System.nanoTime() - t0) / 1_000_000);
         committer = new GroupCommitter(storage, config.asyncFlushMs, config.maxPendingSyncs, registry);
@@ -213,6 +217,20 @@ public final class FerryNode implements AutoCloseable {
                     .description("partition-log bytes retained").register(registry);
             Gauge.builder("ferry_last_lsn_sum", () -> logTotals(ns.name())[2]).tag("namespace", ns.name())
                     .description("sum over partitions of the last committed LSN").register(registry);
+        }
+        if (recordCache != null) {
+            FunctionCounter.builder("ferry_record_cache_hits", recordCache, c -> c.hits.sum())
+                    .description("data reads answered from the record cache").register(registry);
+            FunctionCounter.builder("ferry_record_cache_misses", recordCache, c -> c.misses.sum())
+                    .description("data reads that went to RocksDB").register(registry);
+            FunctionCounter.builder("ferry_record_cache_evictions", recordCache, c -> c.evictions.sum())
+                    .description("records dropped from the record cache for room").register(registry);
+            FunctionCounter.builder("ferry_record_cache_raced_fills", recordCache, c -> c.racedFills.sum())
+                    .description("misses not cached because a write of the same stripe overlapped the read").register(registry);
+            Gauge.builder("ferry_record_cache_bytes", recordCache, CachedStorage::sizeBytes)
+                    .description("bytes charged for cached records (capacity: record-cache-bytes)").register(registry);
+            Gauge.builder("ferry_record_cache_entries", recordCache, CachedStorage::entryCount)
+                    .description("keys in the record cache, present or known absent").register(registry);
         }
         Gauge.builder("ferry_storage_writes_throttled", storage, s -> s.writesThrottled() ? 1 : 0)
                 .description("1 while RocksDB stops or delays writes for compaction to catch up").register(registry);

@@ -86,7 +86,7 @@ class LossAccountingSimulationTest {
 
             Replica(String id) {
                 this.id = id;
-                store = RecordStore.open(disk, clock, new HybridLogicalClock(clock), List.of(CFG), n -> { });
+                store = RecordStore.open(new io.ferrydb.core.storage.CachedStorage(disk, 64 * 1024), clock, new HybridLogicalClock(clock), List.of(CFG), n -> { });
             }
 
             long durable() {
@@ -104,7 +104,7 @@ class LossAccountingSimulationTest {
             void restart() {
                 cache.clear();
                 received = durable();
-                store = RecordStore.open(disk, clock, new HybridLogicalClock(clock), List.of(CFG), n -> { });
+                store = RecordStore.open(new io.ferrydb.core.storage.CachedStorage(disk, 64 * 1024), clock, new HybridLogicalClock(clock), List.of(CFG), n -> { });
             }
         }
 

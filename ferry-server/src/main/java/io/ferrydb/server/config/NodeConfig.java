@@ -48,6 +48,8 @@ public final class NodeConfig {
     /** Largest inbound gRPC message. */
     public int maxMessageBytes = 16 * 1024 * 1024;
     public long blockCacheBytes = 256L * 1024 * 1024;
+    /** Records kept in memory ahead of RocksDB's point reads ({@code CachedStorage}); 0 turns it off. */
+    public long recordCacheBytes = 64L * 1024 * 1024;
     /** How often expired records, old tombstones and old log entries are purged. */
     public long purgeIntervalMs = 60_000;
     public List<NamespaceYaml> namespaces = new ArrayList<>(List.of(new NamespaceYaml()));
@@ -169,6 +171,7 @@ public final class NodeConfig {
         require(storageThreads >= 1 && storageThreads <= 64, "storage-threads must be 1..64, got %d", storageThreads);
         require(maxMessageBytes >= 1024, "max-message-bytes must be >= 1024, got %d", maxMessageBytes);
         require(blockCacheBytes >= 1024 * 1024, "block-cache-bytes must be >= 1 MiB, got %d", blockCacheBytes);
+        require(recordCacheBytes == 0 || recordCacheBytes >= 1024 * 1024, "record-cache-bytes must be 0 (off) or >= 1 MiB, got %d", recordCacheBytes);
         require(purgeIntervalMs >= 10, "purge-interval-ms must be >= 10, got %d", purgeIntervalMs);
         require(clusterName != null && !clusterName.isBlank(), "cluster-name must not be empty");
         require(controlPort >= 0 && controlPort <= 65535, "control-port must be 0..65535, got %d", controlPort);

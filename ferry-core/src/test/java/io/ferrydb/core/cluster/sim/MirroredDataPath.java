@@ -32,6 +32,7 @@ import io.ferrydb.core.mirror.SyncSession;
 import io.ferrydb.core.mirror.SyncStart;
 import io.ferrydb.core.namespace.NamespaceConfig;
 import io.ferrydb.core.record.BinValidator;
+import io.ferrydb.core.storage.CachedStorage;
 import io.ferrydb.core.storage.SimulatedStorage;
 import io.ferrydb.core.store.PartitionInfo;
 import io.ferrydb.core.store.RecordStore;
@@ -76,6 +77,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
     private static final long SYNC_RETRY_MS = 1_000;
     private static final long HANDOFF_STREAM_WAIT_MS = 2_000;
     private static final int CHUNK = 4;
+    /** Each node's record cache in the simulation: 256 bytes a stripe, so records are evicted all the time. */
+    private static final long SIM_RECORD_CACHE_BYTES = 64 * 1024;
     private static final CommitLevel[] LEVELS = CommitLevel.values();
     private static final Durability[] DURABILITIES = Durability.values();
 
@@ -307,7 +310,8 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                     return sim.scheduler.nowMs() * 1_000_000L;
                 }
             };
-            store = RecordStore.open(disk, clock, new HybridLogicalClock(clock), List.of(CONFIG), x -> { });
+            // A small record cache (as every node runs one), new with each process, evicting often.
+            store = RecordStore.open(new CachedStorage(disk, SIM_RECORD_CACHE_BYTES), clock, new HybridLogicalClock(clock), List.of(CONFIG), x -> { });
         }
 
         void crash() {
