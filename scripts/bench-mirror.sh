@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Mirrored write throughput (issue 4): RF 2 with commit level ALL against RF 1, in the
-# same run, round by round so machine noise hits both. A round starts a cluster with
-# `ferry cluster start-local` (1 node: RF 1; 2 nodes: the namespace's RF 2, the second
-# node joining the first), warms it with WARMUPS unmeasured runs (JIT on a small
-# machine takes that long), then measures ASYNC and SYNC puts; 100-byte values, 64
-# requests in flight, reads off. Prints every run and, per scenario, the median ops/s
-# and the RF 2 / RF 1 ratios.
+# same run, round by round so machine noise hits all of them. A round starts three
+# clusters in turn with `ferry cluster start-local`:
+#   1n-rf1: one node (RF 1), which has the machine's cores to itself;
+#   2n-rf1: two nodes, the namespace at RF 1 (each node masters half the partitions);
+#   2n-rf2: the same two nodes at RF 2 (each write mirrored to the other node).
+# 2n-rf2 / 2n-rf1 is the cost of mirroring alone (same processes, same client routing);
+# 2n-rf2 / 1n-rf1 also pays for a second JVM on the same cores. Each cluster is warmed
+# with WARMUPS unmeasured runs (JIT on a small machine takes that long), then ASYNC and
+# SYNC puts are measured; 100-byte values, 64 requests in flight, reads off. Prints
+# every run and, per scenario, the medians and both ratios.
 #
 #   mvn -B -ntp -q -DskipTests package && scripts/bench-mirror.sh [ROUNDS] [SECONDS] [WARMUPS]
 set -euo pipefail
@@ -19,10 +23,10 @@ pids=
 cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null || true; sleep 1; }
 trap cleanup EXIT
 
-start_cluster() { # nodes
+start_cluster() { # nodes replication-factor
   rm -rf "$out/c"
   local started
-  started=$(bin/ferry cluster start-local --nodes "$1" --base-dir "$out/c" --base-port $port)
+  started=$(bin/ferry cluster start-local --nodes "$1" --replication-factor "$2" --base-dir "$out/c" --base-port $port)
   pids=$(echo "$started" | awk '$2 == "pid" {print $3}' | tr '\n' ' ')
   for _ in $(seq 1 120); do
     local st
@@ -42,13 +46,13 @@ bench() { # commit level, durability, seconds
 
 declare -A results
 for r in $(seq 1 "$rounds"); do
-  for nodes in 1 2; do
-    start_cluster $nodes
+  for cluster in 1n-rf1 2n-rf1 2n-rf2; do
+    start_cluster "${cluster:0:1}" "${cluster:5:1}"
     for _ in $(seq 1 "$warmups"); do bench ALL ASYNC "$secs" > /dev/null; done
     for d in ASYNC SYNC; do
       ops=$(bench ALL $d "$secs")
-      echo "round $r  rf=$nodes  ALL+$d  $ops ops/s"
-      results["$nodes-$d"]+="$ops "
+      echo "round $r  $cluster  ALL+$d  $ops ops/s"
+      results["$cluster-$d"]+="$ops "
     done
     kill $pids; sleep 2; pids=
   done
@@ -56,6 +60,7 @@ done
 
 median() { python3 -c 'import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))' $1; }
 for d in ASYNC SYNC; do
-  one=$(median "${results[1-$d]}"); two=$(median "${results[2-$d]}")
-  echo "ALL+$d median: RF 1 $one ops/s, RF 2 $two ops/s, ratio $(python3 -c "print(round($two / $one, 2))")"
+  single=$(median "${results[1n-rf1-$d]}"); one=$(median "${results[2n-rf1-$d]}"); two=$(median "${results[2n-rf2-$d]}")
+  echo "ALL+$d medians: 1n-rf1 $single, 2n-rf1 $one, 2n-rf2 $two ops/s;" \
+    "RF 2 / RF 1 on the same 2 nodes $(python3 -c "print(round($two / $one, 2))"), RF 2 / one node $(python3 -c "print(round($two / $single, 2))")"
 done

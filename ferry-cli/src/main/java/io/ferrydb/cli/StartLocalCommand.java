@@ -41,6 +41,10 @@ final class StartLocalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the nodes as JSON.")
     boolean json;
 
+    @Option(names = "--replication-factor", description = "Replication factor of the test and redis namespaces, 1..9 "
+            + "(default: the embedded default, 2). Written to <base-dir>/namespaces.yaml, which every node is started with.")
+    Integer replicationFactor;
+
     @Override
     public Integer call() throws Exception {
         if (nodes < 1 || nodes > 9) {
@@ -55,6 +59,7 @@ final class StartLocalCommand implements Callable<Integer> {
             voters.add("n" + i + "@127.0.0.1:" + port(i, 2));
         }
         Files.createDirectories(baseDir);
+        Path namespacesConfig = replicationFactor == null ? null : writeNamespaces(baseDir, replicationFactor);
         List<Map<String, Object>> started = new ArrayList<>();
         List<Process> processes = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
@@ -65,6 +70,9 @@ final class StartLocalCommand implements Callable<Integer> {
                     "server", "--node-id", "n" + i, "--bind", "127.0.0.1", "--port", String.valueOf(port(i, 0)),
                     "--http-port", String.valueOf(port(i, 1)), "--control-port", String.valueOf(port(i, 2)),
                     "--redis-port", String.valueOf(port(i, 3)), "--data-dir", dir.toString(), "--json"));
+            if (namespacesConfig != null) {
+                cmd.addAll(List.of("--config", namespacesConfig.toString()));
+            }
             if (i <= voterCount) {
                 cmd.addAll(List.of("--control-voters", String.join(",", voters)));
             } else {
@@ -111,6 +119,18 @@ final class StartLocalCommand implements Callable<Integer> {
         out.printf("reach it:  bin/ferry cluster status --host 127.0.0.1:%d%n", port(1, 0));
         out.printf("stop it:   kill%s%n", pids);
         return 0;
+    }
+
+    /** A node config naming only the namespaces (test, and redis as ASYNC), both at replication factor {@code rf}. */
+    static Path writeNamespaces(Path baseDir, int rf) throws IOException {
+        if (rf < 1 || rf > 9) {
+            throw new IllegalArgumentException("--replication-factor: must be 1..9, got " + rf);
+        }
+        Path file = baseDir.resolve("namespaces.yaml").toAbsolutePath();
+        Files.writeString(file, "namespaces:\n"
+                + "  - name: test\n    replication-factor: " + rf + "\n"
+                + "  - name: redis\n    replication-factor: " + rf + "\n    default-durability: ASYNC\n", StandardCharsets.UTF_8);
+        return file;
     }
 
     /**
