@@ -89,15 +89,19 @@ public final class RocksStorage implements Storage {
 
     @Override
     public byte[] get(Column column, byte[] key) {
+        enter();
         try {
             return db.get(columns.get(column), readOptions, key);
         } catch (RocksDBException e) {
             throw storageFailure("get", e);
+        } finally {
+            exit();
         }
     }
 
     @Override
     public void write(Batch batch) {
+        enter();
         try (WriteBatch wb = new WriteBatch()) {
             for (Batch.Op op : batch.ops()) {
                 ColumnFamilyHandle h = columns.get(op.column());
@@ -110,6 +114,8 @@ public final class RocksStorage implements Storage {
             db.write(writeOptions, wb);
         } catch (RocksDBException e) {
             throw storageFailure("write", e);
+        } finally {
+            exit();
         }
     }
 
@@ -125,6 +131,7 @@ public final class RocksStorage implements Storage {
             return;
         }
         Path file = dir.resolve("ingest-" + ingestFiles.incrementAndGet() + "-" + System.nanoTime() + ".sst");
+        enter();
         try (org.rocksdb.EnvOptions env = new org.rocksdb.EnvOptions();
              org.rocksdb.Options opts = new org.rocksdb.Options(dbOptions, column == Column.META ? cfOptions : partitionedCfOptions);
              org.rocksdb.SstFileWriter writer = new org.rocksdb.SstFileWriter(env, opts)) {
@@ -139,6 +146,7 @@ public final class RocksStorage implements Storage {
         } catch (RocksDBException e) {
             throw new FerryException(ErrorCode.INTERNAL, "bulk ingest into " + column + " failed: " + e.getMessage(), e);
         } finally {
+            exit();
             try {
                 Files.deleteIfExists(file);
             } catch (java.io.IOException ignored) {
@@ -149,15 +157,28 @@ public final class RocksStorage implements Storage {
 
     @Override
     public void sync() {
+        enter();
         try {
             db.syncWal();
         } catch (RocksDBException e) {
             throw storageFailure("sync", e);
+        } finally {
+            exit();
         }
     }
 
     @Override
     public Cursor scan(Column column, byte[] fromInclusive, byte[] toExclusive) {
+        enter(); // until the cursor is closed
+        try {
+            return openCursor(column, fromInclusive, toExclusive);
+        } catch (RuntimeException e) {
+            exit();
+            throw e;
+        }
+    }
+
+    private Cursor openCursor(Column column, byte[] fromInclusive, byte[] toExclusive) {
         Slice lower = new Slice(fromInclusive);
         Slice upper = new Slice(toExclusive);
         ReadOptions ro = new ReadOptions().setIterateLowerBound(lower).setIterateUpperBound(upper);
@@ -191,12 +212,19 @@ public final class RocksStorage implements Storage {
                 return it.value();
             }
 
+            private boolean closed;
+
             @Override
             public void close() {
+                if (closed) {
+                    return;
+                }
+                closed = true;
                 it.close();
                 ro.close();
                 lower.close();
                 upper.close();
+                exit();
             }
         };
     }
@@ -219,13 +247,19 @@ public final class RocksStorage implements Storage {
 
     /** A RocksDB property of one column family, e.g. {@code rocksdb.estimate-num-keys}. */
     public long longProperty(Column column, String property) {
+        if (!tryEnter()) {
+            return -1;
+        }
         try {
             return db.getLongProperty(columns.get(column), property);
         } catch (RocksDBException e) {
             return -1;
+        } finally {
+            exit();
         }
     }
 
+    private static final long CLOSE_WAIT_NS = 10_000_000_000L;
     private static final long THROTTLE_CHECK_NS = 20_000_000L;
     private volatile long throttleCheckedNs = System.nanoTime() - THROTTLE_CHECK_NS;
     private volatile boolean throttled;
@@ -234,13 +268,15 @@ public final class RocksStorage implements Storage {
     @Override
     public boolean writesThrottled() {
         long now = System.nanoTime();
-        if (now - throttleCheckedNs >= THROTTLE_CHECK_NS) {
+        if (now - throttleCheckedNs >= THROTTLE_CHECK_NS && tryEnter()) {
             throttleCheckedNs = now;
             try {
                 throttled = db.getLongProperty("rocksdb.is-write-stopped") != 0
                         || db.getLongProperty("rocksdb.actual-delayed-write-rate") != 0;
             } catch (RocksDBException e) {
                 throttled = false;
+            } finally {
+                exit();
             }
         }
         return throttled;
@@ -248,19 +284,25 @@ public final class RocksStorage implements Storage {
 
     /** Changes a column family's mutable options (tests: provoking a write stall). */
     void setMutableOptions(Column column, org.rocksdb.MutableColumnFamilyOptions options) {
+        enter();
         try {
             db.setOptions(columns.get(column), options);
         } catch (RocksDBException e) {
             throw storageFailure("set options", e);
+        } finally {
+            exit();
         }
     }
 
     /** Flushes every memtable to SST files (used by tests and before bulk operations). */
     public void flushMemtables() {
+        enter();
         try (org.rocksdb.FlushOptions fo = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
             db.flush(fo, new ArrayList<>(columns.values()));
         } catch (RocksDBException e) {
             throw storageFailure("flush", e);
+        } finally {
+            exit();
         }
     }
 
@@ -272,8 +314,59 @@ public final class RocksStorage implements Storage {
         return new FerryException(ErrorCode.INTERNAL, "storage " + what + " failed: " + e.getMessage(), e);
     }
 
+    /**
+     * Counts a call into the native store, refused once {@link #close} began. Why: a thread
+     * still at work when the node stops (a sync's copy, a view's failover check) reaching
+     * a closed RocksDB is a SIGSEGV of the whole process, not an exception.
+     */
+    private void enter() {
+        if (!tryEnter()) {
+            throw new FerryException(ErrorCode.UNAVAILABLE, "storage at " + dir + " is closed", null, false);
+        }
+    }
+
+    private boolean tryEnter() {
+        inFlight.increment();
+        if (closing) {
+            inFlight.decrement();
+            return false;
+        }
+        return true;
+    }
+
+    private void exit() {
+        inFlight.decrement();
+    }
+
+    private final java.util.concurrent.atomic.LongAdder inFlight = new java.util.concurrent.atomic.LongAdder();
+    private volatile boolean closing;
+
+    /**
+     * Refuses new calls, waits (bounded) for the calls and cursors in flight, then closes.
+     * If some are still open after the wait, the native store is left open (a leak at
+     * shutdown) rather than freed under them.
+     */
     @Override
     public void close() {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        long deadline = System.nanoTime() + CLOSE_WAIT_NS;
+        while (inFlight.sum() > 0) {
+            if (System.nanoTime() > deadline) {
+                org.slf4j.LoggerFactory.getLogger(RocksStorage.class).warn(
+                        "storage at {}: {} calls or cursors still open after {} ms; not closing RocksDB under them", dir, inFlight.sum(),
+                        CLOSE_WAIT_NS / 1_000_000);
+                return;
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
         try {
             db.syncWal();
         } catch (RocksDBException ignored) {

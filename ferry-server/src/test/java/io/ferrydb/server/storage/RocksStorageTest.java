@@ -40,6 +40,34 @@ class RocksStorageTest {
     }
 
     @Test
+    void closeWaitsForAnOpenCursorAndLaterCallsFailInsteadOfCrashing() throws Exception {
+        RocksStorage s = new RocksStorage(dir, 8 << 20);
+        s.write(new Batch().put(Column.DATA, b("a"), b("1")).put(Column.DATA, b("b"), b("2")));
+        Cursor c = s.scan(Column.DATA, b("a"), b("z"));
+        assertTrue(c.next());
+        Thread closer = new Thread(s::close, "closer");
+        closer.start();
+        closer.join(300);
+        assertTrue(closer.isAlive(), "close must wait while a cursor is open");
+        // The cursor still works: the store under it has not been freed.
+        assertArrayEquals(b("1"), c.value());
+        assertTrue(c.next());
+        assertArrayEquals(b("2"), c.value());
+        c.close();
+        closer.join(10_000);
+        assertFalse(closer.isAlive(), "close finishes once the cursor is closed");
+        io.ferrydb.api.FerryException e = org.junit.jupiter.api.Assertions.assertThrows(io.ferrydb.api.FerryException.class,
+                () -> s.get(Column.DATA, b("a")));
+        assertEquals(io.ferrydb.api.ErrorCode.UNAVAILABLE, e.code());
+        org.junit.jupiter.api.Assertions.assertThrows(io.ferrydb.api.FerryException.class, () -> s.write(new Batch().put(Column.DATA, b("c"), b("3"))));
+        assertEquals(-1, s.longProperty(Column.DATA, "rocksdb.estimate-num-keys"));
+        s.close(); // twice is harmless
+        try (RocksStorage again = new RocksStorage(dir, 8 << 20)) {
+            assertArrayEquals(b("2"), again.get(Column.DATA, b("b")), "closed cleanly: it reopens with the data");
+        }
+    }
+
+    @Test
     void aWriteStallIsReportedAsThrottled() throws Exception {
         try (RocksStorage s = new RocksStorage(dir, 8 << 20)) {
             assertFalse(s.writesThrottled());
