@@ -13,6 +13,28 @@ public final class Verify {
         }
     }
 
+    // Primitive overloads: a check on a hot path (every decoded field, every acknowledgement)
+    // must not box its numbers and allocate an argument array each time it holds.
+    // Overload resolution picks these for integral arguments before the varargs form.
+
+    public static void that(boolean condition, String format, long a) {
+        if (!condition) {
+            throw new VerifyException(String.format(format, a));
+        }
+    }
+
+    public static void that(boolean condition, String format, long a, long b) {
+        if (!condition) {
+            throw new VerifyException(String.format(format, a, b));
+        }
+    }
+
+    public static void that(boolean condition, String format, long a, long b, long c) {
+        if (!condition) {
+            throw new VerifyException(String.format(format, a, b, c));
+        }
+    }
+
     public static void that(boolean condition, String message) {
         if (!condition) {
             throw new VerifyException(message);

@@ -1,18 +1,22 @@
 package io.ferrydb.core.record;
 
 import java.nio.charset.StandardCharsets;
+import io.ferrydb.core.Verify;
+
 import java.util.Arrays;
 
 /** A growable big-endian byte buffer for the on-disk codecs. */
 public final class ByteWriter {
     private byte[] buf;
     private int pos;
+    private boolean done;
 
     public ByteWriter(int initialCapacity) {
         buf = new byte[Math.max(16, initialCapacity)];
     }
 
     private void ensure(int n) {
+        Verify.that(!done, "ByteWriter used after toByteArray");
         if (pos + n > buf.length) {
             buf = Arrays.copyOf(buf, Math.max(buf.length * 2, pos + n));
         }
@@ -72,7 +76,13 @@ public final class ByteWriter {
         return pos;
     }
 
+    /**
+     * The bytes written; the writer is done after this. A buffer sized exactly (a log
+     * entry's, a record's when the estimate holds) is handed over without a copy.
+     */
     public byte[] toByteArray() {
-        return Arrays.copyOf(buf, pos);
+        Verify.that(!done, "ByteWriter used after toByteArray");
+        done = true;
+        return pos == buf.length ? buf : Arrays.copyOf(buf, pos);
     }
 }

@@ -29,7 +29,12 @@ public final class RecordCodec {
     private static final int FLAG_TOMBSTONE = 1;
 
     public static byte[] encode(StoredRecord r) {
-        ByteWriter w = new ByteWriter(64 + r.keyBytes().length + 32 * r.bins().size());
+        int size = 64 + r.keyBytes().length + r.set().length();
+        for (Map.Entry<String, Value> bin : r.bins().entrySet()) {
+            size += 8 + bin.getKey().length() + sizeHint(bin.getValue());
+        }
+        // Sized from the values, so a 100-byte string is not copied twice while the buffer grows.
+        ByteWriter w = new ByteWriter(size);
         w.u8(VERSION).u8(r.tombstone() ? FLAG_TOMBSTONE : 0).i32(r.generation()).i64(r.lastUpdateHlc())
                 .i64(r.expiresAtMs()).i32(r.originCluster()).shortString(r.set())
                 .u8(r.keyType().code()).blob(r.keyBytes()).i32(r.bins().size());
@@ -38,6 +43,17 @@ public final class RecordCodec {
             writeValue(w, bin.getValue());
         }
         return w.toByteArray();
+    }
+
+    /** About the encoded size of a value (exact enough for byte and ASCII strings), without walking nested ones. */
+    private static int sizeHint(Value v) {
+        if (v instanceof Value.BytesValue b) {
+            return b.length();
+        }
+        if (v instanceof Value.StringValue s) {
+            return s.value().length();
+        }
+        return 16;
     }
 
     public static StoredRecord decode(byte[] bytes) {
