@@ -63,6 +63,12 @@ class NodeConfigTest {
         e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
         assertTrue(e.getMessage().contains("async-flush-ms"), e.getMessage());
 
+        Files.writeString(f, "record-cache-bytes: 4096\n");
+        e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
+        assertTrue(e.getMessage().contains("record-cache-bytes must be 0 (off) or >= 1 MiB, got 4096"), e.getMessage());
+        Files.writeString(f, "record-cache-bytes: 0\n");
+        assertEquals(0, NodeConfig.load(f).recordCacheBytes, "0 turns the cache off");
+
         Files.writeString(f, "namespaces:\n  - name: a\n  - name: a\n");
         e = assertThrows(FerryException.class, () -> NodeConfig.load(f));
         assertTrue(e.getMessage().contains("namespaces[1].name 'a' is configured twice"), e.getMessage());
