@@ -571,6 +571,12 @@ final class ClusterSimulation {
         stats.merge(what, 1, Integer::sum);
     }
 
+    void count(String what, long n) {
+        if (n > 0) {
+            stats.merge(what, (int) Math.min(Integer.MAX_VALUE, n), Integer::sum);
+        }
+    }
+
     // --- checkers ---
 
     /** At most one node acts as master of any partition at any instant. */

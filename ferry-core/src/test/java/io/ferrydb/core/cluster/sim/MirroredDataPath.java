@@ -259,6 +259,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
     final class Store {
         final ClusterSimulation.Node node;
         final SimulatedStorage disk = new SimulatedStorage();
+        CachedStorage cache;
         RecordStore store;
         int inc;
         final Map<Integer, PartitionReplicator> replicators = new HashMap<>();
@@ -311,10 +312,21 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
                 }
             };
             // A small record cache (as every node runs one), new with each process, evicting often.
-            store = RecordStore.open(new CachedStorage(disk, SIM_RECORD_CACHE_BYTES), clock, new HybridLogicalClock(clock), List.of(CONFIG), x -> { });
+            cache = new CachedStorage(disk, SIM_RECORD_CACHE_BYTES);
+            store = RecordStore.open(cache, clock, new HybridLogicalClock(clock), List.of(CONFIG), x -> { });
+        }
+
+        /** Adds what this process's record cache did to the run's counts (it goes with the process). */
+        void tallyCache() {
+            if (cache != null) {
+                sim.count("record-cache-hits", cache.hits.sumThenReset());
+                sim.count("record-cache-evictions", cache.evictions.sumThenReset());
+                sim.count("record-cache-raced-fills", cache.racedFills.sumThenReset());
+            }
         }
 
         void crash() {
+            tallyCache();
             sentSurvivesCrash = !powerLoss && random.nextBoolean();
             trace("%s crashed (what it had sent %s)", id(), sentSurvivesCrash ? "still arrives" : "is lost");
             if (!powerLoss) {
@@ -1065,6 +1077,7 @@ final class MirroredDataPath implements ClusterSimulation.DataPath {
 
     @Override
     public void checkConverged() {
+        stores.values().forEach(Store::tallyCache);
         ClusterView v = sim.nodes.stream().filter(n -> n.up).findFirst().orElseThrow().member.view();
         List<LossRecord> ledger = new ArrayList<>();
         for (Store s : stores.values()) {
