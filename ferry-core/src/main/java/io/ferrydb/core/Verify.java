@@ -15,7 +15,8 @@ public final class Verify {
 
     // Primitive overloads: a check on a hot path (every decoded field, every acknowledgement)
     // must not box its numbers and allocate an argument array each time it holds.
-    // Overload resolution picks these for integral arguments before the varargs form.
+    // Overload resolution picks these for integral arguments before the varargs form, so
+    // an int or char argument is formatted as a long: use %d or %s with them, not %x or %c.
 
     public static void that(boolean condition, String format, long a) {
         if (!condition) {

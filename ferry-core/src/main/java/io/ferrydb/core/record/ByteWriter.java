@@ -1,8 +1,8 @@
 package io.ferrydb.core.record;
 
-import java.nio.charset.StandardCharsets;
 import io.ferrydb.core.Verify;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /** A growable big-endian byte buffer for the on-disk codecs. */

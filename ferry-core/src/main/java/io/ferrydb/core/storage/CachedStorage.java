@@ -107,19 +107,24 @@ public final class CachedStorage implements Storage {
     public void write(Batch batch) {
         List<Batch.Op> ops = batch.ops();
         long[] touched = null;
+        // Each data key's hash once per write: for marking its stripe and for settling it.
+        CacheKey[] keys = null;
         boolean rangeDelete = false;
-        for (Batch.Op op : ops) {
+        for (int j = 0; j < ops.size(); j++) {
+            Batch.Op op = ops.get(j);
             if (op.column() != Column.DATA) {
                 continue;
             }
             if (touched == null) {
                 touched = new long[STRIPE_COUNT / 64];
+                keys = new CacheKey[ops.size()];
             }
             if (op.kind() == Batch.Kind.DELETE_RANGE) {
                 rangeDelete = true;
                 Arrays.fill(touched, -1L);
             } else {
-                int i = CacheKey.stripeOf(op.key());
+                keys[j] = new CacheKey(op.key());
+                int i = keys[j].stripe();
                 touched[i >>> 6] |= 1L << (i & 63);
             }
         }
@@ -137,7 +142,7 @@ public final class CachedStorage implements Storage {
                 emptyStripes(touched);
             } else {
                 // A failed write may or may not have reached the store: forget what it touched.
-                settle(ops, !written);
+                settle(ops, keys, !written);
             }
             end(touched);
         }
@@ -150,16 +155,17 @@ public final class CachedStorage implements Storage {
             return;
         }
         long[] touched = new long[STRIPE_COUNT / 64];
-        for (byte[][] kv : sortedKeyValues) {
-            int i = CacheKey.stripeOf(kv[0]);
+        CacheKey[] keys = new CacheKey[sortedKeyValues.size()];
+        for (int j = 0; j < keys.length; j++) {
+            keys[j] = new CacheKey(sortedKeyValues.get(j)[0]);
+            int i = keys[j].stripe();
             touched[i >>> 6] |= 1L << (i & 63);
         }
         begin(touched);
         try {
             inner.ingest(column, sortedKeyValues);
         } finally {
-            for (byte[][] kv : sortedKeyValues) {
-                CacheKey k = new CacheKey(kv[0]);
+            for (CacheKey k : keys) {
                 Stripe s = stripes[k.stripe()];
                 synchronized (s) {
                     s.version++;
@@ -213,10 +219,11 @@ public final class CachedStorage implements Storage {
     }
 
     /** After a write of {@code ops}: stores each data key's new value, or evicts it if {@code evict} or its stripe was contended. */
-    private void settle(List<Batch.Op> ops, boolean evict) {
-        for (Batch.Op op : ops) {
-            if (op.column() == Column.DATA) {
-                CacheKey k = new CacheKey(op.key());
+    private void settle(List<Batch.Op> ops, CacheKey[] keys, boolean evict) {
+        for (int j = 0; j < ops.size(); j++) {
+            Batch.Op op = ops.get(j);
+            CacheKey k = keys[j];
+            if (k != null) {
                 Stripe s = stripes[k.stripe()];
                 synchronized (s) {
                     s.version++;
@@ -318,16 +325,12 @@ public final class CachedStorage implements Storage {
             this.hash = hashOf(bytes);
         }
 
-        static int hashOf(byte[] key) {
+        private static int hashOf(byte[] key) {
             int h = Arrays.hashCode(key);
             return h ^ (h >>> 16) ^ (h >>> 8);
         }
 
         /** The top bits: a stripe's map buckets by the low ones. */
-        static int stripeOf(byte[] key) {
-            return hashOf(key) >>> 24;
-        }
-
         int stripe() {
             return hash >>> 24;
         }
