@@ -41,6 +41,8 @@ public final class HandoffBenchmark {
     private static final int KEYS = 64;
 
     public static void main(String[] args) throws Exception {
+        long warmupMs = args.length > 0 ? parseWarmup(args[0]) : 2_000;
+        long paceNs = args.length > 1 ? 1_000_000_000L / Long.parseLong(args[1]) : 0;
         Path base = Files.createTempDirectory("ferry-handoff-bench");
         int basePort = 7850;
         List<Long> pids = LocalProcesses.startLocal(3, base, basePort);
@@ -75,7 +77,17 @@ public final class HandoffBenchmark {
             for (int t = 0; t < list.size(); t++) {
                 int first = t;
                 Thread w = new Thread(() -> {
+                    long nextNs = System.nanoTime();
                     for (long round = 0; !stop.get(); round++) {
+                        if (paceNs > 0) {
+                            nextNs += paceNs;
+                            long waitNs = nextNs - System.nanoTime();
+                            if (waitNs > 0) {
+                                java.util.concurrent.locks.LockSupport.parkNanos(waitNs);
+                            } else {
+                                nextNs = System.nanoTime();
+                            }
+                        }
                         for (int i = first; i < list.size(); i += list.size()) {
                             long t0 = System.currentTimeMillis();
                             try {
@@ -102,7 +114,8 @@ public final class HandoffBenchmark {
                 w.start();
                 writers.add(w);
             }
-            Thread.sleep(2_000);
+            System.out.printf("writing for %d ms before the quiet second%n", warmupMs);
+            Thread.sleep(warmupMs);
             long[] baseline;
             synchronized (lastAckNs) {
                 Arrays.fill(maxGapNs, 0);
@@ -233,5 +246,18 @@ public final class HandoffBenchmark {
             }
         }
         return true;
+    }
+
+    /** The first argument: seconds the writers run before the quiet second (the JIT of three fresh JVMs shares the 2 cores). */
+    private static long parseWarmup(String arg) {
+        try {
+            long s = Long.parseLong(arg);
+            if (s >= 0 && s <= 3_600) {
+                return s * 1_000;
+            }
+        } catch (NumberFormatException e) {
+            // falls through to the error below
+        }
+        throw new IllegalArgumentException("warm-up seconds must be a whole number from 0 to 3600, got '" + arg + "'");
     }
 }

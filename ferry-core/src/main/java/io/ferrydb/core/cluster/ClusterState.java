@@ -298,11 +298,16 @@ public final class ClusterState {
         }
         int changed = 0;
         handoffsDeferred = cloningAnywhere();
+        handoffsInFlight = countHandoffs();
+        handoffFinished = false;
         for (List<PartitionRef> refs : byPartition.values()) {
             changed += caughtUp(refs, c.timeMs(), lsns);
         }
         if (handoffsDeferred && !cloningAnywhere()) {
-            // The last clone finished: the handoffs that waited for it, all at once.
+            // The last clone finished: the handoffs that waited for it, up to the cap.
+            changed += reconcileAll(ChangeReason.REBALANCE, c);
+        } else if (!handoffsDeferred && handoffFinished) {
+            // Handoffs finished: the ones the cap held back may start.
             changed += reconcileAll(ChangeReason.REBALANCE, c);
         }
         settleLeaving();
@@ -318,6 +323,33 @@ public final class ClusterState {
      * cluster. Set per command (state only: every replica computes the same).
      */
     private boolean handoffsDeferred;
+
+    /**
+     * Planned handoffs in progress at once, cluster-wide. A decommission hands thousands of
+     * partitions over; started together, every step of each (the old master applying the
+     * view that stops it, its report, the switch command's apply on every replica of the
+     * control log, the new master applying the switch) handled all of them at once, and
+     * each partition stalled for the whole batch: 0.5-0.8 s (HandoffBenchmark, session 14).
+     */
+    static final int MAX_HANDOFFS_IN_FLIGHT = 512;
+
+    /** Handoffs in progress, counted when a command starts reconciling and kept by {@link #commit} (state only, like handoffsDeferred). */
+    private int handoffsInFlight;
+
+    /** Whether the CaughtUp being applied finished a handoff (its slot is free again). */
+    private boolean handoffFinished;
+
+    private int countHandoffs() {
+        int n = 0;
+        for (Table t : tables.values()) {
+            for (PartitionEntry e : t.entries) {
+                if (e.handoffTo() != null) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
 
     private boolean cloningAnywhere() {
         for (Table t : tables.values()) {
@@ -373,8 +405,9 @@ public final class ClusterState {
         // Two epochs: first the replicas are IN_SYNC (or the handoff is done), then the table may
         // settle further, so a new master was always IN_SYNC in the epoch before.
         int changed = commit(namespace, partition, t, step, ChangeReason.REBALANCE, timeMs, lsns);
+        handoffFinished |= handedOff && changed > 0;
         if (changed > 0) {
-            PartitionEntry reconciled = reconcile(namespace, partition, t, t.entries[partition], lsns);
+            PartitionEntry reconciled = reconcile(namespace, partition, t, t.entries[partition], lsns, ranking(namespace));
             commit(namespace, partition, t, reconciled, ChangeReason.REBALANCE, timeMs, lsns);
         }
         return changed;
@@ -391,10 +424,12 @@ public final class ClusterState {
         LsnIndex lsns = new LsnIndex(command.lsns());
         int changed = 0;
         handoffsDeferred = cloningAnywhere();
+        handoffsInFlight = countHandoffs();
         for (Map.Entry<String, Table> te : tables.entrySet()) {
             Table t = te.getValue();
+            Rendezvous.Ranking ranking = ranking(te.getKey());
             for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
-                PartitionEntry next = reconcile(te.getKey(), p, t, t.entries[p], lsns);
+                PartitionEntry next = reconcile(te.getKey(), p, t, t.entries[p], lsns, ranking);
                 ChangeReason why = t.entries[p].replicas().isEmpty() ? ChangeReason.CREATE : reason;
                 changed += commit(te.getKey(), p, t, next, why, command.timeMs(), lsns);
             }
@@ -412,6 +447,7 @@ public final class ClusterState {
         checkTransition(current, next);
         PartitionEntry installed = new PartitionEntry(current.epoch() + 1, next.replicas(), next.handoffTo());
         t.entries[partition] = installed;
+        handoffsInFlight += (installed.handoffTo() != null ? 1 : 0) - (current.handoffTo() != null ? 1 : 0);
         // A failed master replaced: what it last reported, for the new master's loss check.
         String was = current.master();
         boolean replacedFailed = reason == ChangeReason.FAILURE && was != null && !was.equals(installed.master())
@@ -460,15 +496,20 @@ public final class ClusterState {
         return false;
     }
 
-    /** Computes the entry the rules want for one partition (pure; no epoch change). */
-    PartitionEntry reconcile(String namespace, int partition, Table t, PartitionEntry entry, LsnIndex lsns) {
+    /** The nodes partitions may be placed on, ranked for a namespace (members do not change while a command reconciles). */
+    private Rendezvous.Ranking ranking(String namespace) {
         List<String> eligible = new ArrayList<>();
         for (Member m : members.values()) {
             if (m.liveness().eligible() && !leaving.contains(m.id())) {
                 eligible.add(m.id());
             }
         }
-        List<String> desired = Rendezvous.desired(namespace, partition, eligible, t.replicationFactor);
+        return Rendezvous.ranking(namespace, eligible);
+    }
+
+    /** Computes the entry the rules want for one partition (pure; no epoch change). */
+    PartitionEntry reconcile(String namespace, int partition, Table t, PartitionEntry entry, LsnIndex lsns, Rendezvous.Ranking ranking) {
+        List<String> desired = ranking.desired(partition, t.replicationFactor);
         if (entry.replicas().isEmpty()) {
             return initial(desired);
         }
@@ -490,7 +531,7 @@ public final class ClusterState {
         if (allDesiredInSync(reps, desired)) {
             if (reps.get(0).node().equals(desired.get(0))) {
                 reps = settle(reps, desired);
-            } else if (!handoffsDeferred) {
+            } else if (!handoffsDeferred && (entry.handoffTo() != null || handoffsInFlight < MAX_HANDOFFS_IN_FLIGHT)) {
                 reps = settleBehind(reps.get(0), reps, desired);
                 handoff = desired.get(0);
             }

@@ -22,6 +22,11 @@ public final class Rendezvous {
     private static final int SCORES_MAX_ENTRIES = 4096;
 
     static long cachedScore(String namespace, int partition, String node) {
+        return partition < io.ferrydb.api.Limits.PARTITION_COUNT ? scoresOf(namespace, node)[partition] : score(namespace, partition, node);
+    }
+
+    /** Every partition's score for one node in one namespace (cached; never modified). */
+    private static long[] scoresOf(String namespace, String node) {
         long[] scores = SCORES.get(namespace + '\u0000' + node);
         if (scores == null) {
             if (SCORES.size() >= SCORES_MAX_ENTRIES) {
@@ -33,7 +38,7 @@ public final class Rendezvous {
             }
             SCORES.put(namespace + '\u0000' + node, scores);
         }
-        return partition < scores.length ? scores[partition] : score(namespace, partition, node);
+        return scores;
     }
 
     public static long score(String namespace, int partition, String node) {
@@ -50,6 +55,55 @@ public final class Rendezvous {
         ranked.sort(Comparator.comparingLong((String n) -> cachedScore(namespace, partition, n)).reversed()
                 .thenComparing(Comparator.naturalOrder()));
         return ranked.size() <= replicationFactor ? ranked : List.copyOf(ranked.subList(0, replicationFactor));
+    }
+
+    /** The scores of one set of nodes in one namespace, looked up once for ranking many partitions. */
+    public static Ranking ranking(String namespace, Collection<String> nodes) {
+        String[] ids = nodes.toArray(new String[0]);
+        long[][] scores = new long[ids.length][];
+        for (int i = 0; i < ids.length; i++) {
+            scores[i] = scoresOf(namespace, ids[i]);
+        }
+        return new Ranking(ids, scores);
+    }
+
+    /**
+     * {@link #desired} for many partitions of one namespace over one set of nodes: the same
+     * order (score descending, then node id), without a score lookup per comparison (a
+     * reconcile of every partition spent most of its time there).
+     */
+    public static final class Ranking {
+        private final String[] nodes;
+        private final long[][] scores;
+
+        private Ranking(String[] nodes, long[][] scores) {
+            this.nodes = nodes;
+            this.scores = scores;
+        }
+
+        public List<String> desired(int partition, int replicationFactor) {
+            int n = Math.min(nodes.length, replicationFactor);
+            String[] picked = new String[n];
+            boolean[] taken = new boolean[nodes.length];
+            for (int k = 0; k < n; k++) {
+                int best = -1;
+                for (int i = 0; i < nodes.length; i++) {
+                    if (!taken[i] && (best < 0 || before(i, best, partition))) {
+                        best = i;
+                    }
+                }
+                taken[best] = true;
+                picked[k] = nodes[best];
+            }
+            return List.of(picked);
+        }
+
+        /** Whether node i ranks before node j in the partition: higher score, then the smaller id. */
+        private boolean before(int i, int j, int partition) {
+            long a = scores[i][partition];
+            long b = scores[j][partition];
+            return a != b ? a > b : nodes[i].compareTo(nodes[j]) < 0;
+        }
     }
 
     private static long fnv(long h, byte[] bytes) {

@@ -100,6 +100,8 @@ public final class PartitionReplicator {
         final long startLsn;
         /** Whether the mirror has answered anything on this link (until then {@link #holds} is no word of its). */
         boolean heard;
+        /** Ask the silent mirror what it holds with the next poll (an empty batch when there is nothing to resend). */
+        boolean probe;
 
         MirrorLink(String node, ReplicaState state, long startLsn) {
             this.node = node;
@@ -217,6 +219,10 @@ public final class PartitionReplicator {
             return out;
         }
         for (MirrorLink l : mirrors.values()) {
+            if (l.probe && l.streaming && l.sentLsn >= lastLsn) {
+                out.add(new Send(l.node, new ReplicateBatch(namespace, partition, epoch, l.sentLsn, List.of(), 0)));
+            }
+            l.probe = false;
             while (l.streaming && l.sentLsn < lastLsn) {
                 List<LogEntry> entries = new ArrayList<>();
                 long durableThrough = 0;
@@ -322,9 +328,18 @@ public final class PartitionReplicator {
             if (nowMs - l.lastProgressMs >= config.resendAfterMs() * l.resendBackoff) {
                 l.resendBackoff = Math.min(l.resendBackoff * 2, MAX_RESEND_BACKOFF);
                 long first = buffer.isEmpty() ? lastLsn + 1 : buffer.peekFirst().entry().lsn();
-                if (l.holds.committedLsn() + 1 >= first) {
+                // A mirror that has not answered on this link yet has said nothing of what it
+                // holds: the stream started after startLsn, so that is where a resend starts, and
+                // with nothing to resend it is asked (an empty batch) what it holds; one lacking
+                // what precedes answers GAP, and is resent or resynced from there. Taken for "holds
+                // nothing", a new master's IN_SYNC mirror slow to answer went off the stream and
+                // through the control plane to a resync, and the master's ALL writes waited for
+                // that (HandoffBenchmark, session 14).
+                long holds = l.heard ? l.holds.committedLsn() : Math.max(l.holds.committedLsn(), l.startLsn);
+                if (holds + 1 >= first) {
                     // Resend what is not durable there; the mirror skips what it has and answers.
-                    l.sentLsn = l.holds.committedLsn();
+                    l.sentLsn = holds;
+                    l.probe = !l.heard;
                     resends++;
                 } else {
                     l.streaming = false; // what it lacks is no longer buffered: resync

@@ -42,7 +42,8 @@ class ClusterStateTest {
 
     /** Reports every sync and handoff done, as masters would, until the table settles. */
     static void catchUpAll(ClusterState s) {
-        for (int round = 0; round < 4; round++) {
+        // Clones, then handoffs ClusterState.MAX_HANDOFFS_IN_FLIGHT at a time.
+        for (int round = 0; round < 4 + Limits.PARTITION_COUNT / ClusterState.MAX_HANDOFFS_IN_FLIGHT; round++) {
             ClusterView v = s.view();
             List<PartitionRef> refs = new ArrayList<>();
             for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
@@ -97,10 +98,12 @@ class ClusterStateTest {
 
     /**
      * While any clone runs, partitions whose replicas are all IN_SYNC keep their master; the
-     * CaughtUp that ends the last clone starts every waiting handoff in its epoch.
+     * CaughtUp that ends the last clone starts the waiting handoffs, at most
+     * {@link ClusterState#MAX_HANDOFFS_IN_FLIGHT} at once, and each CaughtUp that finishes
+     * handoffs starts as many of the others as the cap allows, until all are done.
      */
     @Test
-    void handoffsWaitUntilTheLastCloneIsDoneThenStartTogether() {
+    void handoffsWaitUntilTheLastCloneIsDoneThenRunAtMostTheCapAtOnce() {
         ClusterState s = new ClusterState(16);
         s.apply(join("n1", 2));
         s.apply(join("n2", 2));
@@ -120,15 +123,38 @@ class ClusterStateTest {
         }
         assertEquals(ReplicaState.CLONING, v.entry(NS, last.partition()).replicaOn("n2").state());
         s.apply(new ClusterCommand.CaughtUp(List.of(last), 0, List.of()));
+        int wanted = 0;
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            wanted += Rendezvous.desired(NS, p, List.of("n1", "n2"), 2).get(0).equals("n2") ? 1 : 0;
+        }
+        assertTrue(wanted > 1800, "partitions n2 should master: " + wanted);
+        int done = 0;
+        int rounds = 0;
+        while (done < wanted) {
+            v = s.view();
+            List<PartitionRef> handedOff = new ArrayList<>();
+            for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+                PartitionEntry e = v.entry(NS, p);
+                if (e.handoffTo() != null) {
+                    assertEquals("n2", e.handoffTo(), "partition " + p);
+                    assertEquals("n1", e.master(), "partition " + p);
+                    handedOff.add(new PartitionRef(NS, p, "n2", e.epoch()));
+                }
+            }
+            assertEquals(Math.min(ClusterState.MAX_HANDOFFS_IN_FLIGHT, wanted - done), handedOff.size(),
+                    "handoffs in progress in round " + rounds);
+            // The old master reports its targets caught up: they take over, and as many more start.
+            s.apply(new ClusterCommand.CaughtUp(handedOff, 0, List.of()));
+            done += handedOff.size();
+            rounds++;
+        }
         v = s.view();
-        int handoffs = 0;
         for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
             PartitionEntry e = v.entry(NS, p);
-            boolean wantsN2 = Rendezvous.desired(NS, p, List.of("n1", "n2"), 2).get(0).equals("n2");
-            assertEquals(wantsN2 ? "n2" : null, e.handoffTo(), "partition " + p);
-            handoffs += wantsN2 ? 1 : 0;
+            assertEquals(Rendezvous.desired(NS, p, List.of("n1", "n2"), 2).get(0), e.master(), "partition " + p);
+            assertEquals(null, e.handoffTo(), "partition " + p);
         }
-        assertTrue(handoffs > 1800, "the waiting handoffs all started: " + handoffs);
+        assertEquals((wanted + ClusterState.MAX_HANDOFFS_IN_FLIGHT - 1) / ClusterState.MAX_HANDOFFS_IN_FLIGHT, rounds);
     }
 
     @Test

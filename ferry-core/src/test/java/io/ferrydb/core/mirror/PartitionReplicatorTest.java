@@ -270,6 +270,57 @@ class PartitionReplicatorTest {
         }
         assertEquals(6, master.resends(), "after progress the first resend comes 200 ms into the silence (once per mirror)");
     }
+    /**
+     * A new master (its log at lsn 10) streams to an IN_SYNC mirror that holds lsn 1..10
+     * from the previous master but is slow to answer: the resend starts after lsn 10, where
+     * the stream started, and the mirror stays on the stream.
+     */
+    @Test
+    void aMirrorThatHasNotAnsweredYetIsResentFromWhereItsStreamStarted() {
+        PartitionReplicator promoted = new PartitionReplicator(NS, P, 2, 10, new PartitionReplicator.Config(2, 8));
+        promoted.onView(2, Map.of("n2", ReplicaState.IN_SYNC));
+        MirrorPartition mirror = new MirrorPartition(NS, P, 1, 10, MIRROR);
+        promoted.onCommitted(entry(2, 11), CommitLevel.ALL, Durability.ASYNC, 11);
+        assertEquals(1, promoted.poll().size(), "lsn 11 goes out and is lost (or queued) on the way");
+        for (long now = 0; now <= 400; now += 20) {
+            assertEquals(Set.of(), promoted.tick(now), "no answer yet at " + now + " ms is no reason to resync");
+        }
+        assertEquals(1, promoted.resends());
+        List<PartitionReplicator.Send> again = promoted.poll();
+        assertEquals(1, again.size());
+        assertEquals(11, again.get(0).batch().entries().get(0).lsn(), "resent from after lsn 10");
+        MirrorPartition.Step step = mirror.onBatch(again.get(0).batch(), 400);
+        assertEquals(List.of(11L), promoted.onReply("n2", step.reply()).acknowledge(), "the ALL write completes");
+    }
+
+    /**
+     * A new master (its log at lsn 10) with nothing to stream asks a silent IN_SYNC mirror
+     * what it holds (an empty batch): one that holds lsn 10 stays on the stream, one that
+     * lost lsn 8..10 on the way answers GAP and, the buffer not having them, is resynced.
+     */
+    @Test
+    void aSilentMirrorOfANewMasterIsAskedWhatItHolds() {
+        for (long mirrorHolds : new long[] {10, 7}) {
+            PartitionReplicator promoted = new PartitionReplicator(NS, P, 2, 10, new PartitionReplicator.Config(2, 8));
+            promoted.onView(2, Map.of("n2", ReplicaState.IN_SYNC));
+            MirrorPartition mirror = new MirrorPartition(NS, P, 1, mirrorHolds, MIRROR);
+            assertEquals(List.of(), promoted.poll(), "nothing to stream");
+            Set<String> resync = Set.of();
+            List<PartitionReplicator.Send> probes = List.of();
+            for (long now = 0; now <= 200 && probes.isEmpty(); now += 20) {
+                resync = promoted.tick(now);
+                probes = promoted.poll();
+            }
+            assertEquals(Set.of(), resync);
+            assertEquals(1, probes.size(), "the silent mirror is asked once the resend interval passed");
+            assertEquals(List.of(), probes.get(0).batch().entries());
+            assertEquals(10, probes.get(0).batch().prevLsn());
+            PartitionReplicator.Outcome o = promoted.onReply("n2", mirror.onBatch(probes.get(0).batch(), 200).reply());
+            assertEquals(mirrorHolds == 10 ? Set.of() : Set.of("n2"), o.needResync(), "mirror holding lsn 1.." + mirrorHolds);
+            assertEquals(List.of(), promoted.poll());
+        }
+    }
+
     @Test
     void aWriteAfterAPauseIsNotResentAtOnce() {
         master.onView(1, Map.of("n2", ReplicaState.IN_SYNC));
