@@ -306,8 +306,10 @@ public final class ClusterState {
         if (handoffsDeferred && !cloningAnywhere()) {
             // The last clone finished: the handoffs that waited for it, up to the cap.
             changed += reconcileAll(ChangeReason.REBALANCE, c);
-        } else if (!handoffsDeferred && handoffFinished) {
-            // Handoffs finished: the ones the cap held back may start.
+        } else if (!handoffsDeferred && handoffFinished && handoffsInFlight <= MAX_HANDOFFS_IN_FLIGHT / 2) {
+            // Half the handoffs in flight finished: the ones the cap held back may start. Not
+            // after each finished one: a reconcile of every partition on each such command
+            // kept the control log's apply thread, which also answers heartbeats, busy.
             changed += reconcileAll(ChangeReason.REBALANCE, c);
         }
         settleLeaving();

@@ -157,6 +157,39 @@ class ClusterStateTest {
         assertEquals((wanted + ClusterState.MAX_HANDOFFS_IN_FLIGHT - 1) / ClusterState.MAX_HANDOFFS_IN_FLIGHT, rounds);
     }
 
+    /** The handoffs the cap held back start once half of those in flight finished, not with each one. */
+    @Test
+    void heldBackHandoffsStartWhenHalfOfThoseInFlightFinished() {
+        ClusterState s = new ClusterState(16);
+        s.apply(join("n1", 2));
+        s.apply(join("n2", 2));
+        List<PartitionRef> clones = new ArrayList<>();
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            clones.add(new PartitionRef(NS, p, "n2", s.view().entry(NS, p).epoch()));
+        }
+        s.apply(new ClusterCommand.CaughtUp(clones, 0, List.of()));
+        List<PartitionRef> inFlight = handoffsInFlight(s.view());
+        int max = ClusterState.MAX_HANDOFFS_IN_FLIGHT;
+        assertEquals(max, inFlight.size());
+        // Fewer than half finish: nothing new starts.
+        s.apply(new ClusterCommand.CaughtUp(inFlight.subList(0, max / 2 - 1), 0, List.of()));
+        assertEquals(max - (max / 2 - 1), handoffsInFlight(s.view()).size());
+        // One more makes it half: the cap is filled again.
+        s.apply(new ClusterCommand.CaughtUp(List.of(inFlight.get(max / 2 - 1)), 0, List.of()));
+        assertEquals(max, handoffsInFlight(s.view()).size());
+    }
+
+    private static List<PartitionRef> handoffsInFlight(ClusterView v) {
+        List<PartitionRef> refs = new ArrayList<>();
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            PartitionEntry e = v.entry(NS, p);
+            if (e.handoffTo() != null) {
+                refs.add(new PartitionRef(NS, p, e.handoffTo(), e.epoch()));
+            }
+        }
+        return refs;
+    }
+
     @Test
     void failurePromotesTheInSyncMirrorWithTheHighestLsnAndReturnResyncs() {
         ClusterState s = new ClusterState(16);
