@@ -30,10 +30,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * writes of its key from the decommission until its new master serves; the same
  * measure over the quiet second before is the baseline. At the end every key must hold
  * its last acknowledged value (a handoff loses nothing). Prints the stalls' median,
- * 90th percentile and maximum.
+ * 90th percentile and maximum. Optional arguments: seconds of writing before the quiet
+ * second (default 2: the cluster is fresh and its JIT still busy) and a write rate per
+ * key (default: each writer as fast as its writes are acknowledged).
  *
  * <pre>mvn -B -ntp -q -DskipTests package
- * java -cp "ferry-bench/target/ferry-bench.jar:ferry-bench/target/lib/*" io.ferrydb.bench.HandoffBenchmark</pre>
+ * java -cp "ferry-bench/target/ferry-bench.jar:ferry-bench/target/lib/*" io.ferrydb.bench.HandoffBenchmark [WARMUP_S [WRITES_PER_S_PER_KEY]]</pre>
  */
 public final class HandoffBenchmark {
     private static final String NS = "test";
@@ -41,8 +43,8 @@ public final class HandoffBenchmark {
     private static final int KEYS = 64;
 
     public static void main(String[] args) throws Exception {
-        long warmupMs = args.length > 0 ? parseWarmup(args[0]) : 2_000;
-        long paceNs = args.length > 1 ? 1_000_000_000L / Long.parseLong(args[1]) : 0;
+        long warmupMs = args.length > 0 ? parse("warm-up seconds", args[0], 0, 3_600) * 1_000 : 2_000;
+        long paceNs = args.length > 1 ? 1_000_000_000L / parse("writes per second per key", args[1], 1, 100_000) : 0;
         Path base = Files.createTempDirectory("ferry-handoff-bench");
         int basePort = 7850;
         List<Long> pids = LocalProcesses.startLocal(3, base, basePort);
@@ -248,16 +250,16 @@ public final class HandoffBenchmark {
         return true;
     }
 
-    /** The first argument: seconds the writers run before the quiet second (the JIT of three fresh JVMs shares the 2 cores). */
-    private static long parseWarmup(String arg) {
+    /** A whole-number argument within bounds, or an error naming it. */
+    private static long parse(String what, String arg, long min, long max) {
         try {
-            long s = Long.parseLong(arg);
-            if (s >= 0 && s <= 3_600) {
-                return s * 1_000;
+            long v = Long.parseLong(arg);
+            if (v >= min && v <= max) {
+                return v;
             }
         } catch (NumberFormatException e) {
             // falls through to the error below
         }
-        throw new IllegalArgumentException("warm-up seconds must be a whole number from 0 to 3600, got '" + arg + "'");
+        throw new IllegalArgumentException(what + " must be a whole number from " + min + " to " + max + ", got '" + arg + "'");
     }
 }
