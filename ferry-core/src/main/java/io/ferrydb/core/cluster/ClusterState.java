@@ -333,7 +333,7 @@ public final class ClusterState {
      * control log, the new master applying the switch) handled all of them at once, and
      * each partition stalled for the whole batch: 0.5-0.8 s (HandoffBenchmark, session 14).
      */
-    static final int MAX_HANDOFFS_IN_FLIGHT = 512;
+    public static final int MAX_HANDOFFS_IN_FLIGHT = 512;
 
     /** Handoffs in progress, counted when a command starts reconciling and kept by {@link #commit} (state only, like handoffsDeferred). */
     private int handoffsInFlight;
