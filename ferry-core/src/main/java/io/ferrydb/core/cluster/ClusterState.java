@@ -300,8 +300,10 @@ public final class ClusterState {
         handoffsDeferred = cloningAnywhere();
         handoffsInFlight = countHandoffs();
         handoffFinished = false;
+        // Members do not change while the reports are applied: one ranking per namespace.
+        Map<String, Rendezvous.Ranking> rankings = new java.util.HashMap<>();
         for (List<PartitionRef> refs : byPartition.values()) {
-            changed += caughtUp(refs, c.timeMs(), lsns);
+            changed += caughtUp(refs, c.timeMs(), lsns, rankings);
         }
         if (handoffsDeferred && !cloningAnywhere()) {
             // The last clone finished: the handoffs that waited for it, up to the cap.
@@ -371,7 +373,7 @@ public final class ClusterState {
         return false;
     }
 
-    private int caughtUp(List<PartitionRef> refs, long timeMs, LsnIndex lsns) {
+    private int caughtUp(List<PartitionRef> refs, long timeMs, LsnIndex lsns, Map<String, Rendezvous.Ranking> rankings) {
         String namespace = refs.get(0).namespace();
         int partition = refs.get(0).partition();
         Table t = tables.get(namespace);
@@ -409,7 +411,8 @@ public final class ClusterState {
         int changed = commit(namespace, partition, t, step, ChangeReason.REBALANCE, timeMs, lsns);
         handoffFinished |= handedOff && changed > 0;
         if (changed > 0) {
-            PartitionEntry reconciled = reconcile(namespace, partition, t, t.entries[partition], lsns, ranking(namespace));
+            PartitionEntry reconciled = reconcile(namespace, partition, t, t.entries[partition], lsns,
+                    rankings.computeIfAbsent(namespace, this::ranking));
             commit(namespace, partition, t, reconciled, ChangeReason.REBALANCE, timeMs, lsns);
         }
         return changed;

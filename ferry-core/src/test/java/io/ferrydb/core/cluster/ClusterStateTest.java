@@ -99,19 +99,14 @@ class ClusterStateTest {
     /**
      * While any clone runs, partitions whose replicas are all IN_SYNC keep their master; the
      * CaughtUp that ends the last clone starts the waiting handoffs, at most
-     * {@link ClusterState#MAX_HANDOFFS_IN_FLIGHT} at once, and each CaughtUp that finishes
-     * handoffs starts as many of the others as the cap allows, until all are done.
+     * {@link ClusterState#MAX_HANDOFFS_IN_FLIGHT} at once, and the CaughtUp that finishes
+     * them starts as many of the others as the cap allows, until all are done.
      */
     @Test
     void handoffsWaitUntilTheLastCloneIsDoneThenRunAtMostTheCapAtOnce() {
         ClusterState s = new ClusterState(16);
-        s.apply(join("n1", 2));
-        s.apply(join("n2", 2));
         // Every partition is being cloned to n2: report all but one done.
-        List<PartitionRef> refs = new ArrayList<>();
-        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
-            refs.add(new PartitionRef(NS, p, "n2", s.view().entry(NS, p).epoch()));
-        }
+        List<PartitionRef> refs = clonesToASecondNode(s);
         PartitionRef last = refs.remove(refs.size() - 1);
         s.apply(new ClusterCommand.CaughtUp(refs, 0, List.of()));
         ClusterView v = s.view();
@@ -161,12 +156,7 @@ class ClusterStateTest {
     @Test
     void heldBackHandoffsStartWhenHalfOfThoseInFlightFinished() {
         ClusterState s = new ClusterState(16);
-        s.apply(join("n1", 2));
-        s.apply(join("n2", 2));
-        List<PartitionRef> clones = new ArrayList<>();
-        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
-            clones.add(new PartitionRef(NS, p, "n2", s.view().entry(NS, p).epoch()));
-        }
+        List<PartitionRef> clones = clonesToASecondNode(s);
         s.apply(new ClusterCommand.CaughtUp(clones, 0, List.of()));
         List<PartitionRef> inFlight = handoffsInFlight(s.view());
         int max = ClusterState.MAX_HANDOFFS_IN_FLIGHT;
@@ -177,6 +167,17 @@ class ClusterStateTest {
         // One more makes it half: the cap is filled again.
         s.apply(new ClusterCommand.CaughtUp(List.of(inFlight.get(max / 2 - 1)), 0, List.of()));
         assertEquals(max, handoffsInFlight(s.view()).size());
+    }
+
+    /** n1 then n2 join at RF 2: every partition is mastered by n1 and cloned to n2; the clones' reports. */
+    private static List<PartitionRef> clonesToASecondNode(ClusterState s) {
+        s.apply(join("n1", 2));
+        s.apply(join("n2", 2));
+        List<PartitionRef> refs = new ArrayList<>();
+        for (int p = 0; p < Limits.PARTITION_COUNT; p++) {
+            refs.add(new PartitionRef(NS, p, "n2", s.view().entry(NS, p).epoch()));
+        }
+        return refs;
     }
 
     private static List<PartitionRef> handoffsInFlight(ClusterView v) {
